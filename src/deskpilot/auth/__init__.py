@@ -1,0 +1,1 @@
+"""Users, memberships (role per workspace), API tokens, passwords and sessions."""

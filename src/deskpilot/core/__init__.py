@@ -1,0 +1,1 @@
+"""Framework-free building blocks: errors, clock, ids, pagination. Imports nothing internal."""

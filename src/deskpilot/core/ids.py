@@ -1,0 +1,22 @@
+"""Random identifiers and secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+API_TOKEN_PREFIX = "dp_"  # noqa: S105 - a prefix, not a secret
+
+
+def new_api_token() -> str:
+    """A high-entropy bearer token; only its hash is stored."""
+    return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 bits of entropy, so a fast hash is enough and keeps auth cheap per request.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)

@@ -1,0 +1,1 @@
+"""Organizations and contacts (the people who ask for help)."""

@@ -1,0 +1,1 @@
+"""Idempotency keys: a retried create returns the first result instead of creating twice."""

@@ -1,0 +1,113 @@
+"""Application factory: settings in, a wired FastAPI app out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from deskpilot import __version__
+from deskpilot.auth.api import router as auth_router
+from deskpilot.customers.api import router as customers_router
+from deskpilot.db.engine import Database, open_database
+from deskpilot.jobs import queue
+from deskpilot.settings import Settings
+from deskpilot.tickets.api import router as tickets_router
+from deskpilot.tickets.attachments import AttachmentStore
+from deskpilot.web.errors import install_error_handlers
+from deskpilot.web.limits import BodySizeLimitMiddleware
+from deskpilot.web.sessions import SessionCodec
+from deskpilot.workspaces.api import router as workspaces_router
+
+log = logging.getLogger(__name__)
+UPLOAD_PATHS = ("/api/v1/attachments",)
+
+
+def queue_mode_for(settings: Settings) -> Literal["embedded", "redis"]:
+    return "redis" if settings.redis_url else "embedded"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    queue_mode: Literal["immediate", "embedded", "redis"] | None = None,
+    start_worker: bool | None = None,
+) -> FastAPI:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = db or open_database(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    mode = queue_mode or queue_mode_for(settings)
+    queue.configure(
+        database,
+        mode=mode,
+        data_dir=str(settings.data_dir),
+        redis_url=settings.redis_url,
+        max_attempts=settings.job_max_attempts,
+    )
+    run_worker = (
+        start_worker
+        if start_worker is not None
+        else (mode == "embedded" and settings.embedded_worker)
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        consumer = (
+            queue.start_consumer(settings.embedded_worker_threads, embedded=True)
+            if run_worker
+            else None
+        )
+        try:
+            yield
+        finally:
+            if consumer is not None:
+                consumer.stop(graceful=True)
+            if db is None:
+                database.dispose()
+
+    app = FastAPI(
+        title="Deskpilot API",
+        version=__version__,
+        description="AI-first help desk. Authenticate with `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.session_codec = SessionCodec(
+        settings.resolved_secret_key, settings.session_max_age_seconds
+    )
+    app.state.attachment_store = AttachmentStore(
+        settings.attachments_dir, settings.max_attachment_bytes
+    )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        upload_max_bytes=settings.max_attachment_bytes + 64 * 1024,
+        upload_paths=UPLOAD_PATHS,
+    )
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", tags=["ops"])
+    def ready(request: Request) -> JSONResponse:
+        try:
+            with request.app.state.db.read_engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not ready"; the details go to the log
+            log.exception("readiness check failed")
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    for router in (auth_router, workspaces_router, customers_router, tickets_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,31 @@
+"""Imports every domain's tables so metadata is complete (Alembic, schema checks, tests)."""
+
+from deskpilot.auth.models import ApiToken, Membership, User
+from deskpilot.customers.models import Contact, Organization
+from deskpilot.db.base import Base
+from deskpilot.idempotency.models import IdempotencyKey
+from deskpilot.jobs.models import Job
+from deskpilot.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketTag
+from deskpilot.workspaces.models import Team, TeamMember, Workspace
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiToken",
+    "Attachment",
+    "Base",
+    "Contact",
+    "IdempotencyKey",
+    "Job",
+    "Membership",
+    "Message",
+    "Organization",
+    "Team",
+    "TeamMember",
+    "Ticket",
+    "TicketEvent",
+    "TicketTag",
+    "User",
+    "Workspace",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""Tickets, their messages, attachments and audit events."""

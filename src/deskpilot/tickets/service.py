@@ -1,0 +1,610 @@
+"""Tickets: the one write path for every ticket change, each recorded as an audit event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from deskpilot.auth import service as auth_service
+from deskpilot.core.clock import utcnow
+from deskpilot.core.context import ActorType, Context, Role
+from deskpilot.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from deskpilot.core.markdown import render_markdown
+from deskpilot.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from deskpilot.customers import service as customers_service
+from deskpilot.db.scoped import get_scoped, scoped
+from deskpilot.idempotency import service as idempotency
+from deskpilot.tickets.lifecycle import (
+    Priority,
+    Status,
+    allowed_targets,
+    can_transition,
+    is_reopen,
+)
+from deskpilot.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketTag
+from deskpilot.tickets.schemas import MessageCreate, TicketCreate, TicketUpdate
+from deskpilot.workspaces import service as workspaces_service
+
+SORTS = {
+    "created_at": (Ticket.created_at, False),
+    "-created_at": (Ticket.created_at, True),
+    "updated_at": (Ticket.updated_at, False),
+    "-updated_at": (Ticket.updated_at, True),
+    "number": (Ticket.number, False),
+    "-number": (Ticket.number, True),
+}
+DEFAULT_SORT = "-created_at"
+
+
+def normalize_tag(tag: str) -> str:
+    return "-".join(tag.strip().lower().split())
+
+
+def _normalize_tags(tags: Sequence[str]) -> list[str]:
+    return sorted({normalize_tag(t) for t in tags if normalize_tag(t)})
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+def _visible(ctx: Context, stmt: Select[Ticket]) -> Select[Ticket]:
+    """Customers see only the tickets they requested; staff see the whole workspace."""
+    if ctx.role == Role.customer:
+        return stmt.where(Ticket.requester_id == (ctx.contact_id or -1))
+    return stmt
+
+
+def get_ticket(
+    session: Session, ctx: Context, ticket_id: int, *, for_update: bool = False
+) -> Ticket:
+    stmt = _visible(ctx, scoped(ctx, Ticket).where(Ticket.id == ticket_id))
+    if for_update:
+        stmt = stmt.with_for_update()
+    ticket = session.scalars(stmt).one_or_none()
+    if ticket is None:
+        raise NotFound(f"Ticket {ticket_id} not found")
+    return ticket
+
+
+def get_ticket_by_number(session: Session, ctx: Context, number: int) -> Ticket:
+    ticket = session.scalars(
+        _visible(ctx, scoped(ctx, Ticket).where(Ticket.number == number))
+    ).one_or_none()
+    if ticket is None:
+        raise NotFound(f"Ticket #{number} not found")
+    return ticket
+
+
+@dataclass
+class TicketFilters:
+    status: list[Status] = field(default_factory=list)
+    priority: list[Priority] = field(default_factory=list)
+    type: list[str] = field(default_factory=list)
+    channel: list[str] = field(default_factory=list)
+    assignee_id: int | None = None
+    unassigned: bool = False
+    team_id: int | None = None
+    requester_id: int | None = None
+    organization_id: int | None = None
+    tag: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def list_tickets(
+    session: Session,
+    ctx: Context,
+    filters: TicketFilters,
+    *,
+    sort: str = DEFAULT_SORT,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> tuple[list[Ticket], str | None]:
+    if sort not in SORTS:
+        raise ValidationFailed(
+            "Unknown sort", details=[{"field": "sort", "message": f"one of {sorted(SORTS)}"}]
+        )
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    column, descending = SORTS[sort]
+    stmt = _visible(ctx, scoped(ctx, Ticket))
+    stmt = _apply_filters(ctx, stmt, filters)
+    if cursor:
+        stmt = stmt.where(_after_cursor(column, descending, decode_cursor(cursor), sort))
+    order = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
+    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        value = getattr(last, column.key)
+        next_cursor = encode_cursor(
+            [value.isoformat() if isinstance(value, datetime) else value, last.id]
+        )
+    return rows, next_cursor
+
+
+def _after_cursor(column: Any, descending: bool, values: list[Any], sort: str) -> Any:
+    if len(values) != 2 or not isinstance(values[1], int):
+        raise ValidationFailed(
+            "Invalid cursor", details=[{"field": "cursor", "message": "not a cursor"}]
+        )
+    raw, last_id = values
+    try:
+        value = datetime.fromisoformat(raw) if sort.lstrip("-") != "number" else int(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(
+            "Invalid cursor", details=[{"field": "cursor", "message": "not a cursor"}]
+        ) from exc
+    if descending:
+        return or_(column < value, and_(column == value, Ticket.id < last_id))
+    return or_(column > value, and_(column == value, Ticket.id > last_id))
+
+
+def _apply_filters(
+    ctx: Context, stmt: Select[Ticket], f: TicketFilters
+) -> Select[Ticket]:
+    if f.status:
+        stmt = stmt.where(Ticket.status.in_([s.value for s in f.status]))
+    if f.priority:
+        stmt = stmt.where(Ticket.priority.in_([p.value for p in f.priority]))
+    if f.type:
+        stmt = stmt.where(Ticket.type.in_(f.type))
+    if f.channel:
+        stmt = stmt.where(Ticket.channel.in_(f.channel))
+    if f.unassigned:
+        stmt = stmt.where(Ticket.assignee_id.is_(None))
+    elif f.assignee_id is not None:
+        stmt = stmt.where(Ticket.assignee_id == f.assignee_id)
+    if f.team_id is not None:
+        stmt = stmt.where(Ticket.team_id == f.team_id)
+    if f.requester_id is not None:
+        stmt = stmt.where(Ticket.requester_id == f.requester_id)
+    if f.organization_id is not None:
+        stmt = stmt.where(Ticket.organization_id == f.organization_id)
+    if f.tag:
+        stmt = stmt.where(
+            Ticket.id.in_(
+                select(TicketTag.ticket_id).where(
+                    TicketTag.workspace_id == ctx.workspace_id,
+                    TicketTag.tag == normalize_tag(f.tag),
+                )
+            )
+        )
+    if f.created_after is not None:
+        stmt = stmt.where(Ticket.created_at >= f.created_after)
+    if f.created_before is not None:
+        stmt = stmt.where(Ticket.created_at < f.created_before)
+    return stmt
+
+
+def list_messages(session: Session, ctx: Context, ticket: Ticket) -> list[Message]:
+    stmt = scoped(ctx, Message).where(Message.ticket_id == ticket.id)
+    if not ctx.is_staff:
+        stmt = stmt.where(Message.visibility == "public")
+    return list(session.scalars(stmt.order_by(Message.created_at, Message.id)))
+
+
+def list_events(session: Session, ctx: Context, ticket_id: int) -> list[TicketEvent]:
+    ctx.require_staff()
+    ticket = get_ticket(session, ctx, ticket_id)
+    return list(
+        session.scalars(
+            scoped(ctx, TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id)
+            .order_by(TicketEvent.id)
+        )
+    )
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def _record(
+    session: Session,
+    ctx: Context,
+    ticket: Ticket,
+    kind: str,
+    *,
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
+    meta: dict[str, Any] | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        workspace_id=ctx.workspace_id,
+        ticket_id=ticket.id,
+        kind=kind,
+        actor_type=ctx.actor_type.value,
+        actor_user_id=ctx.user_id,
+        field=field,
+        old_value=old,
+        new_value=new,
+        meta=meta or {},
+        created_at=utcnow(),
+    )
+    session.add(event)
+    return event
+
+
+def create_ticket(
+    session: Session, ctx: Context, data: TicketCreate, *, idempotency_key: str | None = None
+) -> tuple[Ticket, bool]:
+    """Create a ticket atomically. Returns (ticket, created); a replayed key returns the original."""
+    claim = idempotency.claim(
+        session,
+        ctx,
+        scope="tickets.create",
+        key=idempotency_key,
+        payload=data.model_dump(mode="json"),
+    )
+    if claim.existing_id is not None:
+        return get_ticket(session, ctx, claim.existing_id), False
+
+    if ctx.role == Role.customer:
+        requester = _customer_contact(session, ctx)
+        if data.assignee_id or data.team_id or data.parent_id:
+            raise ValidationFailed(
+                "Customers cannot route tickets",
+                details=[{"field": "assignee_id", "message": "not allowed for customers"}],
+            )
+    elif data.requester is not None:
+        requester = customers_service.find_or_create_contact(
+            session, ctx, email=str(data.requester.email), name=data.requester.name
+        )
+    else:
+        raise ValidationFailed(
+            "A requester is required", details=[{"field": "requester", "message": "Field required"}]
+        )
+    _check_refs(
+        session, ctx, assignee_id=data.assignee_id, team_id=data.team_id, parent_id=data.parent_id
+    )
+
+    now = utcnow()
+    ticket = Ticket(
+        workspace_id=ctx.workspace_id,
+        number=workspaces_service.next_ticket_number(session, ctx),
+        subject=data.subject,
+        description=data.description,
+        status=Status.new.value,
+        priority=(data.priority or Priority.normal).value,
+        impact=data.impact.value if data.impact else "single_user",
+        channel=data.channel.value,
+        type=data.type.value if data.type else None,
+        category=data.category,
+        custom_fields=data.custom_fields,
+        requester_id=requester.id,
+        organization_id=requester.organization_id,
+        assignee_id=data.assignee_id,
+        team_id=data.team_id,
+        parent_id=data.parent_id,
+        reopened_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    ticket.tag_rows = [
+        TicketTag(workspace_id=ctx.workspace_id, tag=t) for t in _normalize_tags(data.tags)
+    ]
+    session.add(ticket)
+    session.flush()
+    _record(
+        session, ctx, ticket, "created", meta={"channel": ticket.channel, "number": ticket.number}
+    )
+    claim.bind(ticket.id)
+    return ticket, True
+
+
+def _customer_contact(session: Session, ctx: Context) -> Any:
+    if ctx.contact_id is None:
+        raise ValidationFailed(
+            "This customer account has no contact record",
+            details=[{"field": "requester", "message": "customer account not linked to a contact"}],
+        )
+    from deskpilot.customers.models import Contact
+
+    return get_scoped(session, ctx, Contact, ctx.contact_id, what="Contact")
+
+
+def _check_refs(
+    session: Session,
+    ctx: Context,
+    *,
+    assignee_id: int | None = None,
+    team_id: int | None = None,
+    parent_id: int | None = None,
+) -> None:
+    """References must point inside the workspace; a bad one is a 422 on that field."""
+    if assignee_id is not None:
+        try:
+            membership = auth_service.get_membership(session, ctx, assignee_id)
+        except NotFound:
+            membership = None
+        if membership is None or membership.role == Role.customer.value or not membership.is_active:
+            raise ValidationFailed(
+                "Unknown assignee",
+                details=[{"field": "assignee_id", "message": "no active agent with this id"}],
+            )
+    if team_id is not None:
+        try:
+            workspaces_service.get_team(session, ctx, team_id)
+        except NotFound as exc:
+            raise ValidationFailed(
+                "Unknown team", details=[{"field": "team_id", "message": "no team with this id"}]
+            ) from exc
+    if parent_id is not None:
+        try:
+            get_ticket(session, ctx, parent_id)
+        except NotFound as exc:
+            raise ValidationFailed(
+                "Unknown parent ticket",
+                details=[{"field": "parent_id", "message": "no ticket with this id"}],
+            ) from exc
+
+
+_SIMPLE_FIELDS = {
+    "subject": "field_changed",
+    "priority": "priority_changed",
+    "impact": "field_changed",
+    "type": "type_changed",
+    "category": "category_changed",
+    "assignee_id": "assigned",
+    "team_id": "team_changed",
+    "parent_id": "linked",
+}
+
+
+def update_ticket(session: Session, ctx: Context, ticket_id: int, data: TicketUpdate) -> Ticket:
+    ctx.require_staff()
+    ticket = get_ticket(session, ctx, ticket_id, for_update=True)
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    if "parent_id" in changes and changes["parent_id"] == ticket.id:
+        raise ValidationFailed(
+            "A ticket cannot be its own parent",
+            details=[{"field": "parent_id", "message": "must differ from the ticket"}],
+        )
+    _check_refs(
+        session,
+        ctx,
+        assignee_id=changes.get("assignee_id"),
+        team_id=changes.get("team_id"),
+        parent_id=changes.get("parent_id"),
+    )
+    for name, kind in _SIMPLE_FIELDS.items():
+        if name in changes and changes[name] != getattr(ticket, name):
+            if name in ("subject", "priority", "impact") and changes[name] is None:
+                raise ValidationFailed(
+                    f"{name} cannot be null", details=[{"field": name, "message": "cannot be null"}]
+                )
+            _record(
+                session, ctx, ticket, kind, field=name, old=getattr(ticket, name), new=changes[name]
+            )
+            setattr(ticket, name, changes[name])
+    if "custom_fields" in changes and changes["custom_fields"] is not None:
+        merged = {**ticket.custom_fields, **changes["custom_fields"]}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        if merged != ticket.custom_fields:
+            _record(
+                session,
+                ctx,
+                ticket,
+                "field_changed",
+                field="custom_fields",
+                old=ticket.custom_fields,
+                new=merged,
+            )
+            ticket.custom_fields = merged
+    if "tags" in changes and changes["tags"] is not None:
+        _set_tags(session, ctx, ticket, _normalize_tags(changes["tags"]))
+    if "status" in changes and changes["status"] is not None:
+        change_status(session, ctx, ticket, Status(changes["status"]))
+    ticket.updated_at = utcnow()
+    session.flush()
+    return ticket
+
+
+def _set_tags(session: Session, ctx: Context, ticket: Ticket, tags: list[str]) -> None:
+    current = set(ticket.tags)
+    wanted = set(tags)
+    if current == wanted:
+        return
+    ticket.tag_rows = [row for row in ticket.tag_rows if row.tag in wanted] + [
+        TicketTag(workspace_id=ctx.workspace_id, tag=t) for t in sorted(wanted - current)
+    ]
+    _record(
+        session,
+        ctx,
+        ticket,
+        "tagged",
+        field="tags",
+        old=sorted(current),
+        new=sorted(wanted),
+        meta={"added": sorted(wanted - current), "removed": sorted(current - wanted)},
+    )
+
+
+def change_status(
+    session: Session, ctx: Context, ticket: Ticket, target: Status, *, reason: str | None = None
+) -> None:
+    """Apply one legal transition, maintaining resolved/closed timestamps and the reopen count."""
+    current = Status(ticket.status)
+    if current == target:
+        return
+    if not can_transition(current, target):
+        raise IllegalTransition(
+            f"Cannot move a ticket from {current.value} to {target.value}",
+            details={
+                "from": current.value,
+                "to": target.value,
+                "allowed": allowed_targets(current),
+            },
+        )
+    now = utcnow()
+    kind = "status_changed"
+    if is_reopen(current, target):
+        kind = "reopened"
+        ticket.reopened_count += 1
+        ticket.resolved_at = None
+        ticket.closed_at = None
+    elif target == Status.resolved:
+        kind = "resolved"
+        ticket.resolved_at = now
+    elif target == Status.closed:
+        kind = "closed"
+        ticket.closed_at = now
+    meta = {"reason": reason} if reason else None
+    _record(
+        session, ctx, ticket, kind, field="status", old=current.value, new=target.value, meta=meta
+    )
+    ticket.status = target.value
+    ticket.updated_at = now
+
+
+def add_message(session: Session, ctx: Context, ticket_id: int, data: MessageCreate) -> Message:
+    ticket = get_ticket(session, ctx, ticket_id, for_update=True)
+    if ticket.merged_into_id is not None:
+        raise Conflict(
+            f"Ticket {ticket.id} was merged into ticket {ticket.merged_into_id}",
+            details={"merged_into_id": ticket.merged_into_id},
+        )
+    if ctx.role == Role.customer:
+        if data.visibility != "public":
+            raise ValidationFailed(
+                "Customers cannot write internal notes",
+                details=[{"field": "visibility", "message": "must be public"}],
+            )
+        author_type = "customer"
+    else:
+        author_type = {ActorType.ai: "ai", ActorType.system: "system"}.get(ctx.actor_type, "agent")
+    attachments = _claim_attachments(session, ctx, data.attachment_ids)
+    now = utcnow()
+    message = Message(
+        workspace_id=ctx.workspace_id,
+        ticket_id=ticket.id,
+        author_type=author_type,
+        author_user_id=ctx.user_id,
+        author_contact_id=ctx.contact_id if author_type == "customer" else None,
+        visibility=data.visibility,
+        channel=ticket.channel,
+        body=data.body,
+        body_html=render_markdown(data.body),
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    for attachment in attachments:
+        attachment.message_id = message.id
+    _record(
+        session,
+        ctx,
+        ticket,
+        "message_added",
+        meta={"message_id": message.id, "author_type": author_type, "visibility": data.visibility},
+    )
+    _after_message(session, ctx, ticket, author_type, data.visibility, now)
+    ticket.updated_at = now
+    session.flush()
+    session.refresh(message, ["attachments"])
+    return message
+
+
+def _after_message(
+    session: Session, ctx: Context, ticket: Ticket, author_type: str, visibility: str, now: datetime
+) -> None:
+    """Status effects of a message: customer replies reopen or resume, first replies are stamped."""
+    status = Status(ticket.status)
+    if author_type == "customer":
+        if status in (Status.resolved, Status.closed) or status == Status.waiting_customer:
+            change_status(session, ctx, ticket, Status.in_progress, reason="customer_reply")
+        return
+    if (
+        visibility == "public"
+        and author_type in ("agent", "ai")
+        and ticket.first_response_at is None
+    ):
+        ticket.first_response_at = now
+        _record(session, ctx, ticket, "first_response", meta={"author_type": author_type})
+
+
+def _claim_attachments(session: Session, ctx: Context, ids: Sequence[int]) -> list[Attachment]:
+    if not ids:
+        return []
+    rows = list(session.scalars(scoped(ctx, Attachment).where(Attachment.id.in_(ids))))
+    found = {row.id for row in rows}
+    bad = [i for i in ids if i not in found]
+    bad += [row.id for row in rows if row.message_id is not None]
+    if not ctx.is_staff:
+        bad += [row.id for row in rows if row.uploaded_by_user_id != ctx.user_id]
+    if bad:
+        raise ValidationFailed(
+            "Unknown or already used attachments",
+            details=[{"field": "attachment_ids", "message": f"cannot attach {sorted(set(bad))}"}],
+        )
+    return rows
+
+
+def merge_tickets(session: Session, ctx: Context, source_id: int, target_id: int) -> Ticket:
+    """Merge a duplicate into another ticket: its messages move, it is closed and linked."""
+    ctx.require_staff()
+    if source_id == target_id:
+        raise ValidationFailed(
+            "Cannot merge a ticket into itself",
+            details=[{"field": "into_ticket_id", "message": "must differ from the ticket"}],
+        )
+    # Lock in id order so two opposite merges cannot deadlock.
+    first, second = sorted((source_id, target_id))
+    locked = {t: get_ticket(session, ctx, t, for_update=True) for t in (first, second)}
+    source, target = locked[source_id], locked[target_id]
+    if source.merged_into_id is not None:
+        raise Conflict(
+            f"Ticket {source.id} is already merged",
+            details={"merged_into_id": source.merged_into_id},
+        )
+    if target.merged_into_id is not None:
+        raise Conflict(
+            f"Ticket {target.id} was merged into {target.merged_into_id}; merge into that one",
+            details={"merged_into_id": target.merged_into_id},
+        )
+    moved = (
+        session.execute(
+            update(Message)
+            .where(Message.workspace_id == ctx.workspace_id, Message.ticket_id == source.id)
+            .values(ticket_id=target.id)
+            .returning(Message.id)
+        )
+        .scalars()
+        .all()
+    )
+    now = utcnow()
+    old_status = source.status
+    source.merged_into_id = target.id
+    source.status = Status.closed.value
+    source.closed_at = now
+    source.updated_at = now
+    target.updated_at = now
+    _record(
+        session,
+        ctx,
+        source,
+        "merged",
+        field="status",
+        old=old_status,
+        new=Status.closed.value,
+        meta={"into_ticket_id": target.id, "moved_message_ids": list(moved)},
+    )
+    _record(
+        session,
+        ctx,
+        target,
+        "merged",
+        meta={
+            "from_ticket_id": source.id,
+            "from_number": source.number,
+            "moved_message_ids": list(moved),
+        },
+    )
+    session.flush()
+    return target

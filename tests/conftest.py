@@ -1,0 +1,127 @@
+"""Test harness: a real database per test (SQLite file or PostgreSQL), eager jobs, named personas.
+
+Tests commit for real instead of rolling back one outer transaction, because jobs and concurrent
+requests open their own connections and must see committed data exactly as in production. SQLite
+gets a fresh copy of a migrated template file per test; PostgreSQL is truncated after each test.
+Choose the database with DESKPILOT_TEST_DATABASE_URL (unset or "sqlite" means SQLite).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from deskpilot.db import migrate
+from deskpilot.db.engine import Database, open_database
+from deskpilot.main import create_app
+from deskpilot.models import metadata
+from deskpilot.settings import Settings, normalize_database_url
+from tests.factories import Personas, make_personas
+
+TEST_DATABASE_URL = os.environ.get("DESKPILOT_TEST_DATABASE_URL", "sqlite")
+IS_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
+TEST_SECRET = "test-secret-key-" + "x" * 32
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may talk to this machine only (database, Redis, loopback servers)."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        local = host.startswith(("127.", "/")) or host in ("localhost", "::1")
+        if isinstance(host, str) and self.family != socket.AF_UNIX and not local:
+            raise RuntimeError(f"network access blocked in tests: {address!r}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate once per run: a template SQLite file, or a clean PostgreSQL schema."""
+    if IS_POSTGRES:
+        url = normalize_database_url(TEST_DATABASE_URL)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        migrate.upgrade(url)
+        yield url
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    yield str(path)
+
+
+@pytest.fixture(scope="session")
+def _pg_database(_template: str) -> Iterator[Database | None]:
+    if not IS_POSTGRES:
+        yield None
+        return
+    db = open_database(_template, pool_size=10)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def db(_template: str, _pg_database: Database | None, tmp_path: Path) -> Iterator[Database]:
+    if _pg_database is not None:
+        yield _pg_database
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        with _pg_database.write_engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        return
+    path = tmp_path / "deskpilot.db"
+    shutil.copyfile(_template, path)
+    database = open_database(f"sqlite:///{path}", pool_size=5)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: Database) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path / "data",
+        database_url=db.url,
+        secret_key=TEST_SECRET,
+        embedded_worker=False,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> FastAPI:
+    return create_app(settings, db=db, queue_mode="immediate", start_worker=False)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def session(db: Database, app: FastAPI) -> Iterator[Session]:
+    """A write session for service-level tests; the test commits what it wants to keep."""
+    with db.session(write=True) as s:
+        yield s
+
+
+@pytest.fixture
+def personas(db: Database, app: FastAPI) -> Personas:
+    with db.session(write=True) as s:
+        people = make_personas(s)
+        s.commit()
+    return people
