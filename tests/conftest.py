@@ -25,7 +25,7 @@ from deskpilot.db.engine import Database, open_database
 from deskpilot.main import create_app
 from deskpilot.models import metadata
 from deskpilot.settings import Settings, normalize_database_url
-from tests.factories import Personas, make_personas
+from tests.factories import Personas, make_personas, use_fast_password_hashing
 
 TEST_DATABASE_URL = os.environ.get("DESKPILOT_TEST_DATABASE_URL", "sqlite")
 IS_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
@@ -45,6 +45,11 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_fast_password_hashing(monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -107,3 +107,31 @@ def make_ticket(session: Session, ctx: Context, **overrides: Any) -> Ticket:
     data.update(overrides)
     ticket, _ = tickets_service.create_ticket(session, ctx, TicketCreate.model_validate(data))
     return ticket
+
+
+def use_fast_password_hashing(monkeypatch: Any) -> None:
+    """Swap argon2's production cost (about 0.2 s a hash) for the cheapest valid parameters.
+
+    Personas set seven passwords per test; at full cost that alone takes over a second a test.
+    Verification reads its parameters from the stored hash, so logins keep working unchanged.
+    """
+    from argon2 import PasswordHasher
+
+    from deskpilot.auth import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", cheap)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap.hash("deskpilot-timing-equaliser"))
+
+
+def api_ticket(client: Any, persona: Persona, **overrides: Any) -> dict[str, Any]:
+    """Create a ticket through the API as `persona` and return the response body."""
+    body: dict[str, Any] = {
+        "subject": "Cannot log in",
+        "requester": {"email": "dave@customer.example.com", "name": "Dave"},
+    }
+    body.update(overrides)
+    response = client.post("/api/v1/tickets", json=body, headers=persona.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from deskpilot import __version__
 from deskpilot.auth.api import router as auth_router
+from deskpilot.auth.users_api import router as users_router
 from deskpilot.customers.api import router as customers_router
 from deskpilot.db.engine import Database, open_database
 from deskpilot.jobs import queue
@@ -108,6 +109,6 @@ def create_app(
             )
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    for router in (auth_router, workspaces_router, customers_router, tickets_router):
+    for router in (auth_router, users_router, workspaces_router, customers_router, tickets_router):
         app.include_router(router)
     return app

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from deskpilot.auth import service
 from deskpilot.auth.schemas import LoginRequest, SessionRead, TokenCreate, TokenIssued, TokenRead
 from deskpilot.web.deps import CurrentContext, DbSession, get_session_codec, get_settings
+from deskpilot.web.params import IdPath
 from deskpilot.web.sessions import SESSION_COOKIE
 from deskpilot.workspaces import service as workspaces_service
 
@@ -65,5 +66,5 @@ def create_token(data: TokenCreate, session: DbSession, ctx: CurrentContext) -> 
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead)
-def revoke_token(token_id: int, session: DbSession, ctx: CurrentContext) -> TokenRead:
+def revoke_token(token_id: IdPath, session: DbSession, ctx: CurrentContext) -> TokenRead:
     return TokenRead.model_validate(service.revoke_token(session, ctx, token_id))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from deskpilot.auth.models import ApiToken, Membership, User
 from deskpilot.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from deskpilot.auth.schemas import MemberCreate, MemberUpdate, ProfileUpdate
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context, Role
 from deskpilot.core.errors import (
@@ -19,8 +21,11 @@ from deskpilot.core.errors import (
     ValidationFailed,
 )
 from deskpilot.core.ids import hash_token, new_api_token
+from deskpilot.core.pagination import DEFAULT_PAGE_SIZE
 from deskpilot.customers import service as customers_service
+from deskpilot.db.pagination import keyset_page
 from deskpilot.db.scoped import get_scoped, scoped
+from deskpilot.idempotency import service as idempotency
 from deskpilot.workspaces.models import Workspace
 
 
@@ -210,3 +215,225 @@ def add_member(
     session.add(membership)
     session.flush()
     return membership
+
+
+# --- members: a person's access to one workspace -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """A membership with the identity it belongs to."""
+
+    membership: Membership
+    user: User
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    @property
+    def role(self) -> Role:
+        return Role(self.membership.role)
+
+    @property
+    def is_active(self) -> bool:
+        return self.membership.is_active
+
+    @property
+    def contact_id(self) -> int | None:
+        return self.membership.contact_id
+
+    @property
+    def created_at(self) -> datetime:
+        return self.membership.created_at
+
+
+def list_members(
+    session: Session,
+    ctx: Context,
+    *,
+    role: Role | None = None,
+    q: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> tuple[list[Member], str | None]:
+    """Members in user-id order; `q` matches email or name, case-insensitively."""
+    ctx.require_staff()
+    stmt = scoped(ctx, Membership).join(User, User.id == Membership.user_id).add_columns(User)
+    if role is not None:
+        stmt = stmt.where(Membership.role == role.value)
+    if q:
+        stmt = stmt.where(
+            or_(User.email.icontains(q, autoescape=True), User.name.icontains(q, autoescape=True))
+        )
+    rows, next_cursor = keyset_page(
+        session,
+        stmt,
+        Membership.user_id,
+        limit=limit,
+        cursor=cursor,
+        scalars=False,
+        last_id=lambda row: int(row[0].user_id),
+    )
+    return [Member(membership, user) for membership, user in rows], next_cursor
+
+
+def get_member(session: Session, ctx: Context, user_id: int) -> Member:
+    """Staff see every member; anyone may see themselves."""
+    if user_id != ctx.user_id:
+        ctx.require_staff()
+    return _member(session, ctx, get_membership(session, ctx, user_id))
+
+
+def _member(session: Session, ctx: Context, membership: Membership) -> Member:
+    user = session.get(User, membership.user_id)
+    if user is None:  # pragma: no cover - the foreign key guarantees the identity exists
+        raise NotFound(f"User {membership.user_id} not found")
+    return Member(membership, user)
+
+
+def create_member(session: Session, ctx: Context, data: MemberCreate) -> Member:
+    member, _ = create_member_with_key(session, ctx, data, idempotency_key=None)
+    return member
+
+
+def create_member_with_key(
+    session: Session, ctx: Context, data: MemberCreate, *, idempotency_key: str | None
+) -> tuple[Member, bool]:
+    """Returns (member, created); a replayed Idempotency-Key returns the member added first."""
+    ctx.require_admin()
+    claim = idempotency.claim(
+        session,
+        ctx,
+        scope="members.create",
+        key=idempotency_key,
+        # Keys are stored with a fast hash of the body; a password must not be in it.
+        payload=data.model_dump(mode="json", exclude={"password"}),
+    )
+    if claim.existing_id is not None:
+        return get_member(session, ctx, claim.existing_id), False
+    membership = add_member(
+        session,
+        ctx,
+        email=str(data.email),
+        role=data.role,
+        name=data.name,
+        password=data.password,
+    )
+    claim.bind(membership.user_id)
+    return _member(session, ctx, membership), True
+
+
+def update_member(session: Session, ctx: Context, user_id: int, data: MemberUpdate) -> Member:
+    """Change a member's role or access. Only owners grant or revoke owner; one owner must remain."""
+    ctx.require_admin()
+    changes = data.model_dump(exclude_unset=True)
+    membership = get_membership(session, ctx, user_id)
+    if membership.role == Role.owner.value and membership.is_active:
+        # Lock every active owner, in id order, before deciding whether one would be left:
+        # two concurrent demotions of the last two owners must not both succeed.
+        _lock_active_owners(session, ctx)
+    membership = _lock_membership(session, ctx, user_id)
+    old_role = Role(membership.role)
+    new_role = Role(changes.get("role", old_role))
+    new_active = bool(changes.get("is_active", membership.is_active))
+    changed = new_role != old_role or new_active != membership.is_active
+    if not changed:
+        return _member(session, ctx, membership)
+    if Role.owner in (old_role, new_role) and ctx.role != Role.owner and ctx.user_id is not None:
+        raise PermissionDenied("Only owners can grant or revoke owner access")
+    losing_owner = (
+        old_role == Role.owner
+        and membership.is_active
+        and (new_role != Role.owner or not new_active)
+    )
+    if losing_owner and not _other_active_owners(session, ctx, membership.user_id):
+        raise Conflict(
+            "The last active owner cannot be demoted or deactivated; make someone else owner first",
+            details=[
+                {
+                    "field": "role" if new_role != Role.owner else "is_active",
+                    "message": "last owner",
+                }
+            ],
+        )
+    if new_role == Role.customer and membership.contact_id is None:
+        user = _member(session, ctx, membership).user
+        membership.contact_id = customers_service.find_or_create_contact(
+            session, ctx, email=user.email, name=user.name
+        ).id
+    membership.role = new_role.value
+    membership.is_active = new_active
+    session.flush()
+    return _member(session, ctx, membership)
+
+
+def deactivate_member(session: Session, ctx: Context, user_id: int) -> Member:
+    """Remove a member's access to this workspace; their identity and history stay."""
+    return update_member(session, ctx, user_id, MemberUpdate(is_active=False))
+
+
+def _lock_membership(session: Session, ctx: Context, user_id: int) -> Membership:
+    membership = session.scalars(
+        scoped(ctx, Membership)
+        .where(Membership.user_id == user_id)
+        .with_for_update()
+        # Re-read the row under the lock: the copy loaded before may be stale.
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if membership is None:
+        raise NotFound(f"User {user_id} not found")
+    return membership
+
+
+def _lock_active_owners(session: Session, ctx: Context) -> None:
+    session.scalars(
+        scoped(ctx, Membership)
+        .where(Membership.role == Role.owner.value, Membership.is_active.is_(True))
+        .order_by(Membership.id)
+        .with_for_update()
+    ).all()
+
+
+def _other_active_owners(session: Session, ctx: Context, user_id: int) -> int:
+    return len(
+        session.scalars(
+            select(Membership.id)
+            .join(User, User.id == Membership.user_id)
+            .where(
+                Membership.workspace_id == ctx.workspace_id,
+                Membership.role == Role.owner.value,
+                Membership.is_active.is_(True),
+                User.is_active.is_(True),
+                Membership.user_id != user_id,
+            )
+        ).all()
+    )
+
+
+def update_profile(session: Session, ctx: Context, data: ProfileUpdate) -> Member:
+    """A signed-in person changes their own name or password (the latter needs the current one)."""
+    if ctx.user_id is None:
+        raise PermissionDenied("Only a signed-in person has a profile")
+    member = get_member(session, ctx, ctx.user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "password" in changes:
+        current = changes.get("current_password") or ""
+        if not verify_password(member.user.password_hash, current):
+            raise ValidationFailed(
+                "Current password is incorrect",
+                details=[{"field": "current_password", "message": "does not match"}],
+            )
+        set_password(member.user, changes["password"])
+    if "name" in changes:
+        member.user.name = changes["name"]
+    session.flush()
+    return member

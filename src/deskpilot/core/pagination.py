@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from deskpilot.core.errors import ValidationFailed
+from deskpilot.core.ids import MAX_DB_ID
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
@@ -30,3 +31,20 @@ def decode_cursor(cursor: str) -> list[Any]:
             "Invalid cursor", details=[{"field": "cursor", "message": "not a cursor"}]
         )
     return values
+
+
+def decode_id_cursor(cursor: str | None) -> int | None:
+    """A cursor that carries the last id seen (id-ordered lists)."""
+    if not cursor:
+        return None
+    values = decode_cursor(cursor)
+    if (
+        len(values) != 1
+        or not isinstance(values[0], int)
+        or isinstance(values[0], bool)
+        or not 0 <= values[0] <= MAX_DB_ID
+    ):
+        raise ValidationFailed(
+            "Invalid cursor", details=[{"field": "cursor", "message": "not a cursor"}]
+        )
+    return values[0]

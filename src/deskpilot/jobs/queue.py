@@ -59,7 +59,6 @@ def configure(
     if mode == "immediate":
         huey.immediate = True
         return
-    huey.immediate = False
     if mode == "embedded":
         if data_dir is None:
             raise ValueError("embedded queue needs data_dir")
@@ -70,6 +69,8 @@ def configure(
             raise ValueError("redis queue needs redis_url")
         huey.storage_class = RedisStorage
         huey.storage_kwargs = {"url": redis_url}
+    # Leaving immediate mode rebuilds storage from storage_class, so point it at the new one first.
+    huey.immediate = False
     huey.storage = huey.create_storage()
     _register_periodic()
 
@@ -233,7 +234,10 @@ def start_consumer(workers: int, *, embedded: bool) -> Consumer:
     # A restarted embedded server re-dispatches everything still pending at once.
     sweep(now_slack=timedelta(0) if embedded else STALE_DISPATCH)
     consumer_cls = EmbeddedConsumer if embedded else Consumer
-    consumer = consumer_cls(huey, workers=workers, worker_type="thread", periodic=True)
+    # SIGTERM (systemd, Kubernetes) lets running jobs finish instead of interrupting them.
+    consumer = consumer_cls(
+        huey, workers=workers, worker_type="thread", periodic=True, graceful_signal="TERM"
+    )
     if embedded:
         consumer.start()
     return consumer

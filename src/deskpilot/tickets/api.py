@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
+from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
@@ -22,6 +22,7 @@ from deskpilot.tickets.schemas import (
     MergeRequest,
     MessageCreate,
     MessageRead,
+    SatisfactionCreate,
     TicketCreate,
     TicketDetail,
     TicketList,
@@ -29,6 +30,7 @@ from deskpilot.tickets.schemas import (
     TicketUpdate,
 )
 from deskpilot.web.deps import CurrentContext, DbSession, StaffContext
+from deskpilot.web.params import IdPath, OptionalIdQuery
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
@@ -68,14 +70,14 @@ def list_tickets(
     priority: Annotated[list[Priority], Query()] = [],  # noqa: B006
     type_: Annotated[list[TicketType], Query(alias="type")] = [],  # noqa: B006
     channel: Annotated[list[Channel], Query()] = [],  # noqa: B006
-    assignee_id: int | None = None,
+    assignee_id: OptionalIdQuery = None,
     unassigned: bool = False,
-    team_id: int | None = None,
-    requester_id: int | None = None,
-    organization_id: int | None = None,
+    team_id: OptionalIdQuery = None,
+    requester_id: OptionalIdQuery = None,
+    organization_id: OptionalIdQuery = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
     sort: str = service.DEFAULT_SORT,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -101,13 +103,13 @@ def list_tickets(
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail)
-def get_ticket(ticket_id: int, session: DbSession, ctx: CurrentContext) -> TicketDetail:
+def get_ticket(ticket_id: IdPath, session: DbSession, ctx: CurrentContext) -> TicketDetail:
     return ticket_detail(session, ctx, service.get_ticket(session, ctx, ticket_id))
 
 
 @router.patch("/tickets/{ticket_id}", response_model=TicketDetail)
 def update_ticket(
-    ticket_id: int, data: TicketUpdate, session: DbSession, ctx: StaffContext
+    ticket_id: IdPath, data: TicketUpdate, session: DbSession, ctx: StaffContext
 ) -> TicketDetail:
     return ticket_detail(session, ctx, service.update_ticket(session, ctx, ticket_id, data))
 
@@ -116,27 +118,35 @@ def update_ticket(
     "/tickets/{ticket_id}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageRead
 )
 def add_message(
-    ticket_id: int, data: MessageCreate, session: DbSession, ctx: CurrentContext
+    ticket_id: IdPath, data: MessageCreate, session: DbSession, ctx: CurrentContext
 ) -> MessageRead:
     return MessageRead.model_validate(service.add_message(session, ctx, ticket_id, data))
 
 
 @router.get("/tickets/{ticket_id}/messages", response_model=list[MessageRead])
-def list_messages(ticket_id: int, session: DbSession, ctx: CurrentContext) -> list[MessageRead]:
+def list_messages(ticket_id: IdPath, session: DbSession, ctx: CurrentContext) -> list[MessageRead]:
     ticket = service.get_ticket(session, ctx, ticket_id)
     return [MessageRead.model_validate(m) for m in service.list_messages(session, ctx, ticket)]
 
 
 @router.get("/tickets/{ticket_id}/events", response_model=EventList)
-def list_events(ticket_id: int, session: DbSession, ctx: StaffContext) -> EventList:
+def list_events(ticket_id: IdPath, session: DbSession, ctx: StaffContext) -> EventList:
     return EventList(
         items=[EventRead.model_validate(e) for e in service.list_events(session, ctx, ticket_id)]
     )
 
 
+@router.post("/tickets/{ticket_id}/satisfaction", response_model=TicketRead)
+def rate_ticket(
+    ticket_id: IdPath, data: SatisfactionCreate, session: DbSession, ctx: CurrentContext
+) -> TicketRead:
+    """The requester's CSAT rating (1-5, optional comment) of a resolved or closed ticket."""
+    return TicketRead.model_validate(service.rate_ticket(session, ctx, ticket_id, data))
+
+
 @router.post("/tickets/{ticket_id}/merge", response_model=TicketDetail)
 def merge_ticket(
-    ticket_id: int, data: MergeRequest, session: DbSession, ctx: StaffContext
+    ticket_id: IdPath, data: MergeRequest, session: DbSession, ctx: StaffContext
 ) -> TicketDetail:
     target = service.merge_tickets(session, ctx, ticket_id, data.into_ticket_id)
     return ticket_detail(session, ctx, target)
@@ -161,7 +171,7 @@ def upload_attachment(
 
 @router.get("/attachments/{attachment_id}", response_class=FileResponse)
 def download_attachment(
-    attachment_id: int, request: Request, session: DbSession, ctx: CurrentContext
+    attachment_id: IdPath, request: Request, session: DbSession, ctx: CurrentContext
 ) -> FileResponse:
     attachment, path = _attachment_store(request).open_for(session, ctx, attachment_id)
     return FileResponse(

@@ -7,12 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
+from deskpilot.core.ids import MAX_DB_ID
 from deskpilot.tickets.lifecycle import Channel, Impact, Priority, Status, TicketType
 
 TagStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 MAX_TAGS = 20
 MAX_CUSTOM_FIELDS = 50
 MAX_ATTACHMENTS_PER_MESSAGE = 20
+RowId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
 
 
 def _check_custom_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -44,9 +46,9 @@ class TicketCreate(BaseModel):
     tags: Annotated[list[TagStr], Field(max_length=MAX_TAGS)] = []
     custom_fields: dict[str, Any] = {}
     requester: RequesterIn | None = None
-    team_id: int | None = None
-    assignee_id: int | None = None
-    parent_id: int | None = None
+    team_id: RowId | None = None
+    assignee_id: RowId | None = None
+    parent_id: RowId | None = None
 
     _custom = field_validator("custom_fields")(_check_custom_fields)
 
@@ -63,9 +65,9 @@ class TicketUpdate(BaseModel):
     impact: Impact | None = None
     type: TicketType | None = None
     category: Annotated[str, StringConstraints(max_length=120)] | None = None
-    assignee_id: int | None = None
-    team_id: int | None = None
-    parent_id: int | None = None
+    assignee_id: RowId | None = None
+    team_id: RowId | None = None
+    parent_id: RowId | None = None
     tags: Annotated[list[TagStr], Field(max_length=MAX_TAGS)] | None = None
     custom_fields: dict[str, Any] | None = None
 
@@ -77,13 +79,20 @@ class MessageCreate(BaseModel):
 
     body: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
     visibility: Literal["public", "internal"] = "public"
-    attachment_ids: Annotated[list[int], Field(max_length=MAX_ATTACHMENTS_PER_MESSAGE)] = []
+    attachment_ids: Annotated[list[RowId], Field(max_length=MAX_ATTACHMENTS_PER_MESSAGE)] = []
+
+
+class SatisfactionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, StringConstraints(max_length=5000)] | None = None
 
 
 class MergeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    into_ticket_id: int
+    into_ticket_id: RowId
 
 
 class RequesterRead(BaseModel):

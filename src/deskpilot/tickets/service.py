@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 from deskpilot.auth import service as auth_service
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import ActorType, Context, Role
-from deskpilot.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from deskpilot.core.errors import (
+    Conflict,
+    IllegalTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from deskpilot.core.ids import MAX_DB_ID
 from deskpilot.core.markdown import render_markdown
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from deskpilot.customers import service as customers_service
@@ -27,7 +34,7 @@ from deskpilot.tickets.lifecycle import (
     is_reopen,
 )
 from deskpilot.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketTag
-from deskpilot.tickets.schemas import MessageCreate, TicketCreate, TicketUpdate
+from deskpilot.tickets.schemas import MessageCreate, SatisfactionCreate, TicketCreate, TicketUpdate
 from deskpilot.workspaces import service as workspaces_service
 
 SORTS = {
@@ -129,25 +136,28 @@ def list_tickets(
 
 
 def _after_cursor(column: Any, descending: bool, values: list[Any], sort: str) -> Any:
-    if len(values) != 2 or not isinstance(values[1], int):
-        raise ValidationFailed(
-            "Invalid cursor", details=[{"field": "cursor", "message": "not a cursor"}]
-        )
+    """Rows strictly after the (sort value, id) pair the previous page ended on."""
+    invalid = ValidationFailed(
+        "Invalid cursor", details=[{"field": "cursor", "message": "not a cursor"}]
+    )
+    if len(values) != 2 or type(values[1]) is not int or not 0 <= values[1] <= MAX_DB_ID:
+        raise invalid
     raw, last_id = values
+    value: datetime | int
     try:
         value = datetime.fromisoformat(raw) if sort.lstrip("-") != "number" else int(raw)
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed(
-            "Invalid cursor", details=[{"field": "cursor", "message": "not a cursor"}]
-        ) from exc
+        raise invalid from exc
+    if isinstance(value, int) and not 0 <= value <= MAX_DB_ID:
+        raise invalid
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise invalid
     if descending:
         return or_(column < value, and_(column == value, Ticket.id < last_id))
     return or_(column > value, and_(column == value, Ticket.id > last_id))
 
 
-def _apply_filters(
-    ctx: Context, stmt: Select[Ticket], f: TicketFilters
-) -> Select[Ticket]:
+def _apply_filters(ctx: Context, stmt: Select[Ticket], f: TicketFilters) -> Select[Ticket]:
     if f.status:
         stmt = stmt.where(Ticket.status.in_([s.value for s in f.status]))
     if f.priority:
@@ -357,9 +367,19 @@ _SIMPLE_FIELDS = {
 }
 
 
+def _refuse_if_merged(ticket: Ticket) -> None:
+    """A merged duplicate is a closed record: its conversation now lives on the target."""
+    if ticket.merged_into_id is not None:
+        raise Conflict(
+            f"Ticket {ticket.id} was merged into ticket {ticket.merged_into_id}",
+            details={"merged_into_id": ticket.merged_into_id},
+        )
+
+
 def update_ticket(session: Session, ctx: Context, ticket_id: int, data: TicketUpdate) -> Ticket:
     ctx.require_staff()
     ticket = get_ticket(session, ctx, ticket_id, for_update=True)
+    _refuse_if_merged(ticket)
     changes = data.model_dump(exclude_unset=True, mode="json")
     if "parent_id" in changes and changes["parent_id"] == ticket.id:
         raise ValidationFailed(
@@ -465,11 +485,7 @@ def change_status(
 
 def add_message(session: Session, ctx: Context, ticket_id: int, data: MessageCreate) -> Message:
     ticket = get_ticket(session, ctx, ticket_id, for_update=True)
-    if ticket.merged_into_id is not None:
-        raise Conflict(
-            f"Ticket {ticket.id} was merged into ticket {ticket.merged_into_id}",
-            details={"merged_into_id": ticket.merged_into_id},
-        )
+    _refuse_if_merged(ticket)
     if ctx.role == Role.customer:
         if data.visibility != "public":
             raise ValidationFailed(
@@ -544,6 +560,36 @@ def _claim_attachments(session: Session, ctx: Context, ids: Sequence[int]) -> li
             details=[{"field": "attachment_ids", "message": f"cannot attach {sorted(set(bad))}"}],
         )
     return rows
+
+
+def rate_ticket(session: Session, ctx: Context, ticket_id: int, data: SatisfactionCreate) -> Ticket:
+    """The requester rates a resolved or closed ticket (1-5); a later rating replaces the first."""
+    ticket = get_ticket(session, ctx, ticket_id, for_update=True)
+    if ctx.role != Role.customer:
+        raise PermissionDenied("Only the requester can rate a ticket")
+    if ticket.status not in (Status.resolved.value, Status.closed.value):
+        raise Conflict(
+            "Only resolved or closed tickets can be rated",
+            details={
+                "status": ticket.status,
+                "allowed": [Status.resolved.value, Status.closed.value],
+            },
+        )
+    _record(
+        session,
+        ctx,
+        ticket,
+        "csat_received",
+        field="csat_score",
+        old=ticket.csat_score,
+        new=data.score,
+        meta={"comment": data.comment} if data.comment else None,
+    )
+    ticket.csat_score = data.score
+    ticket.csat_comment = data.comment
+    ticket.updated_at = utcnow()
+    session.flush()
+    return ticket
 
 
 def merge_tickets(session: Session, ctx: Context, source_id: int, target_id: int) -> Ticket:

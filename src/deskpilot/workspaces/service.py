@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from deskpilot.core.context import Context
+from deskpilot.auth import service as auth_service
+from deskpilot.core.context import Context, Role
 from deskpilot.core.errors import Conflict, NotFound, ValidationFailed
-from deskpilot.db.scoped import get_scoped
-from deskpilot.workspaces.models import Team, Workspace
+from deskpilot.core.pagination import DEFAULT_PAGE_SIZE
+from deskpilot.db.pagination import keyset_page
+from deskpilot.db.scoped import get_scoped, scoped
+from deskpilot.idempotency import service as idempotency
+from deskpilot.workspaces.models import Team, TeamMember, Workspace
+from deskpilot.workspaces.schemas import TeamCreate, TeamUpdate
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -61,3 +68,183 @@ def next_ticket_number(session: Session, ctx: Context) -> int:
 
 def get_team(session: Session, ctx: Context, team_id: int) -> Team:
     return get_scoped(session, ctx, Team, team_id, what="Team")
+
+
+# --- teams ---------------------------------------------------------------------------------------
+
+
+def list_teams(
+    session: Session,
+    ctx: Context,
+    *,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> tuple[list[Team], str | None]:
+    """Teams in id order, one keyset page at a time."""
+    ctx.require_staff()
+    return keyset_page(session, scoped(ctx, Team), Team.id, limit=limit, cursor=cursor)
+
+
+def create_team(session: Session, ctx: Context, data: TeamCreate) -> Team:
+    team, _ = create_team_with_key(session, ctx, data, idempotency_key=None)
+    return team
+
+
+def create_team_with_key(
+    session: Session, ctx: Context, data: TeamCreate, *, idempotency_key: str | None
+) -> tuple[Team, bool]:
+    """Returns (team, created); a replayed Idempotency-Key returns the first team."""
+    ctx.require_admin()
+    claim = idempotency.claim(
+        session, ctx, scope="teams.create", key=idempotency_key, payload=data.model_dump()
+    )
+    if claim.existing_id is not None:
+        return get_team(session, ctx, claim.existing_id), False
+    _check_name_free(session, ctx, data.name)
+    team = Team(workspace_id=ctx.workspace_id, name=data.name, description=data.description)
+    try:
+        with session.begin_nested():
+            session.add(team)
+    except IntegrityError as exc:
+        raise _name_taken(data.name) from exc
+    claim.bind(team.id)
+    return team, True
+
+
+def update_team(session: Session, ctx: Context, team_id: int, data: TeamUpdate) -> Team:
+    ctx.require_admin()
+    team = get_scoped(session, ctx, Team, team_id, for_update=True, what="Team")
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes:
+        _check_name_free(session, ctx, changes["name"], exclude_id=team.id)
+    try:
+        with session.begin_nested():
+            for field, value in changes.items():
+                setattr(team, field, value)
+    except IntegrityError as exc:
+        raise _name_taken(str(changes.get("name", ""))) from exc
+    return team
+
+
+def delete_team(session: Session, ctx: Context, team_id: int) -> None:
+    """Its tickets stay, unrouted; its memberships go with it."""
+    ctx.require_admin()
+    team = get_scoped(session, ctx, Team, team_id, for_update=True, what="Team")
+    session.execute(
+        delete(TeamMember).where(
+            TeamMember.workspace_id == ctx.workspace_id, TeamMember.team_id == team.id
+        )
+    )
+    session.delete(team)
+    session.flush()
+
+
+def _check_name_free(
+    session: Session, ctx: Context, name: str, *, exclude_id: int | None = None
+) -> None:
+    # Case-insensitive on purpose: "Billing" and "billing" would be the same team to a person.
+    existing = session.scalars(
+        scoped(ctx, Team).where(func.lower(Team.name) == name.lower()).limit(1)
+    ).first()
+    if existing is not None and existing.id != exclude_id:
+        raise _name_taken(name)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(
+        f"A team named {name!r} already exists",
+        details=[{"field": "name", "message": "already used by another team"}],
+    )
+
+
+# --- team members --------------------------------------------------------------------------------
+
+
+def add_team_member(session: Session, ctx: Context, team_id: int, user_id: int) -> TeamMember:
+    """Put an active staff member on a team; adding someone already there changes nothing."""
+    ctx.require_admin()
+    team = get_team(session, ctx, team_id)
+    try:
+        membership = auth_service.get_membership(session, ctx, user_id)
+    except NotFound:
+        membership = None
+    if membership is None or not membership.is_active or membership.role == Role.customer.value:
+        raise ValidationFailed(
+            "Only active agents and admins can join a team",
+            details=[{"field": "user_id", "message": "no active staff member with this id"}],
+        )
+    existing = _find_team_member(session, ctx, team.id, user_id)
+    if existing is not None:
+        return existing
+    member = TeamMember(workspace_id=ctx.workspace_id, team_id=team.id, user_id=user_id)
+    try:
+        with session.begin_nested():
+            session.add(member)
+    except IntegrityError:
+        # A concurrent request added the same member first: same outcome.
+        existing = _find_team_member(session, ctx, team.id, user_id)
+        if existing is None:  # pragma: no cover - the violation implies the row exists
+            raise
+        return existing
+    return member
+
+
+def remove_team_member(session: Session, ctx: Context, team_id: int, user_id: int) -> None:
+    """Take someone off a team; removing someone who is not there changes nothing."""
+    ctx.require_admin()
+    team = get_team(session, ctx, team_id)
+    session.execute(
+        delete(TeamMember).where(
+            TeamMember.workspace_id == ctx.workspace_id,
+            TeamMember.team_id == team.id,
+            TeamMember.user_id == user_id,
+        )
+    )
+    session.flush()
+
+
+def list_team_member_ids(session: Session, ctx: Context, team_id: int) -> list[int]:
+    team = get_team(session, ctx, team_id)
+    return member_ids_by_team(session, ctx, [team.id])[team.id]
+
+
+def member_ids_by_team(
+    session: Session, ctx: Context, team_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """User ids per team (sorted), for many teams in one query."""
+    result: dict[int, list[int]] = {team_id: [] for team_id in team_ids}
+    if not team_ids:
+        return result
+    rows = session.execute(
+        select(TeamMember.team_id, TeamMember.user_id)
+        .where(TeamMember.workspace_id == ctx.workspace_id, TeamMember.team_id.in_(team_ids))
+        .order_by(TeamMember.team_id, TeamMember.user_id)
+    )
+    for team_id, user_id in rows:
+        result[team_id].append(user_id)
+    return result
+
+
+def team_ids_by_user(
+    session: Session, ctx: Context, user_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """Team ids per user (sorted), for many users in one query."""
+    result: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
+    if not user_ids:
+        return result
+    rows = session.execute(
+        select(TeamMember.user_id, TeamMember.team_id)
+        .where(TeamMember.workspace_id == ctx.workspace_id, TeamMember.user_id.in_(user_ids))
+        .order_by(TeamMember.user_id, TeamMember.team_id)
+    )
+    for user_id, team_id in rows:
+        result[user_id].append(team_id)
+    return result
+
+
+def _find_team_member(
+    session: Session, ctx: Context, team_id: int, user_id: int
+) -> TeamMember | None:
+    return session.scalars(
+        scoped(ctx, TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
+    ).one_or_none()

@@ -1,0 +1,1 @@
+"""Sample data for trying Deskpilot locally (`deskpilot demo`)."""

@@ -1,0 +1,109 @@
+"""`deskpilot serve`: uvicorn over the app factory, with the embedded job consumer in one process.
+
+uvicorn needs an import string to start several worker processes, so each process builds its own
+app through `app_factory()` from the environment. The embedded huey consumer must run exactly once
+per DATA_DIR, however many processes serve requests: the first process to take an exclusive,
+non-blocking lock on DATA_DIR/worker.lock runs it. The operating system drops the lock when that
+process exits, so a restarted or reloaded process can take it over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+from typing import IO
+
+import uvicorn
+from fastapi import FastAPI
+
+from deskpilot.main import create_app, queue_mode_for
+from deskpilot.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+APP_FACTORY = "deskpilot.web.server:app_factory"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+WORKER_LOCK_NAME = "worker.lock"
+
+# Held open for the life of the process: closing the file would release the lock.
+_held_locks: dict[Path, IO[str]] = {}
+
+
+def try_acquire_worker_lock(data_dir: Path) -> bool:
+    """Take the consumer lock for DATA_DIR if no other live process holds it."""
+    path = (data_dir / WORKER_LOCK_NAME).resolve()
+    if path in _held_locks:
+        return True
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return False
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    _held_locks[path] = handle
+    return True
+
+
+def release_worker_lock(data_dir: Path) -> None:
+    handle = _held_locks.pop((data_dir / WORKER_LOCK_NAME).resolve(), None)
+    if handle is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+
+def should_run_embedded_worker(settings: Settings) -> bool:
+    """Only in embedded queue mode, only when enabled, and only in the process holding the lock."""
+    if queue_mode_for(settings) != "embedded" or not settings.embedded_worker:
+        return False
+    return try_acquire_worker_lock(settings.data_dir)
+
+
+def build_app(settings: Settings) -> FastAPI:
+    run_worker = should_run_embedded_worker(settings)
+    if run_worker:
+        log.info("process %s runs the embedded job consumer", os.getpid())
+    return create_app(settings, start_worker=run_worker)
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn (`factory=True`): every worker process reads the environment."""
+    settings = load_settings()
+    configure_logging(settings)
+    return build_app(settings)
+
+
+def configure_logging(settings: Settings, *, quiet_jobs: bool = True) -> None:
+    """Application loggers next to uvicorn's own; a no-op if logging is already configured."""
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+    if quiet_jobs and level > logging.DEBUG:
+        # huey logs every periodic run at INFO; in a web server that drowns the access log.
+        logging.getLogger("huey").setLevel(max(level, logging.WARNING))
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int = 1,
+    reload: bool = False,
+) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=None if reload else workers,
+        reload=reload,
+        reload_dirs=[str(PACKAGE_DIR)] if reload else None,
+        log_level=settings.log_level.lower(),
+    )

@@ -1,0 +1,318 @@
+"""Tenant isolation across the whole route table: globex can neither see nor touch acme's data.
+
+The walk covers every /api/v1 operation. It reads the route table through the app's OpenAPI
+document, the public and stable view of it (FastAPI 0.165 nests included routers in app.routes
+behind private types); API routes are never hidden from the schema. A route with an id in its path is called by globex users with
+the id of a real acme object and must answer 404 (never 200, 403 or 422, which would reveal that
+the object exists). A new route whose id parameter or request body this module does not know
+fails the walk loudly: teach ID_PARAMS / BODIES about it rather than skipping it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from deskpilot.auth.models import ApiToken
+from deskpilot.customers.models import Organization
+from deskpilot.db.engine import Database
+from tests.factories import Persona, Personas, api_ticket, use_fast_password_hashing
+
+API = "/api/v1"
+MISSING_ID = 987_654_321
+MARKERS = (
+    "@acme.example.com",
+    "acme-confidential",
+    "acme-secret-note",
+    "acme-buyer@acme-client.example.com",
+    "acme-secret-file.txt",
+    "acme-secret-org",
+    "acme-only-tag",
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_fast_password_hashing(monkeypatch)
+
+
+@dataclass
+class AcmeWorld:
+    ticket_id: int
+    message_id: int
+    attachment_id: int
+    contact_id: int
+    organization_id: int
+    team_id: int
+    user_id: int
+    token_id: int
+    globex_ticket_id: int
+
+
+ID_PARAMS: dict[str, Callable[[AcmeWorld], int]] = {
+    "ticket_id": lambda w: w.ticket_id,
+    "message_id": lambda w: w.message_id,
+    "attachment_id": lambda w: w.attachment_id,
+    "contact_id": lambda w: w.contact_id,
+    "organization_id": lambda w: w.organization_id,
+    "team_id": lambda w: w.team_id,
+    "user_id": lambda w: w.user_id,
+    "token_id": lambda w: w.token_id,
+}
+"""Path parameter name -> the id of an acme object of that kind."""
+
+BODIES: dict[tuple[str, str], Callable[[AcmeWorld], dict[str, Any]]] = {
+    ("PATCH", f"{API}/tickets/{{ticket_id}}"): lambda w: {"priority": "urgent", "tags": ["pwned"]},
+    ("POST", f"{API}/tickets/{{ticket_id}}/messages"): lambda w: {"body": "pwned"},
+    ("POST", f"{API}/tickets/{{ticket_id}}/merge"): lambda w: {
+        "into_ticket_id": w.globex_ticket_id
+    },
+    ("PATCH", f"{API}/teams/{{team_id}}"): lambda w: {"description": "pwned"},
+    ("PATCH", f"{API}/organizations/{{organization_id}}"): lambda w: {"name": "pwned"},
+    ("PATCH", f"{API}/contacts/{{contact_id}}"): lambda w: {"name": "pwned"},
+    ("PATCH", f"{API}/users/{{user_id}}"): lambda w: {"role": "admin"},
+}
+"""(method, path) -> a body that would succeed if the object were globex's own."""
+
+
+def build_acme(client: TestClient, personas: Personas, db: Database) -> AcmeWorld:
+    with db.session(write=True) as s:
+        org = Organization(
+            workspace_id=personas.ann.workspace_id,
+            name="acme-secret-org",
+            domain="acme-client.example.com",
+        )
+        s.add(org)
+        s.commit()
+        organization_id = org.id
+        token_id = s.scalars(
+            select(ApiToken.id).where(ApiToken.user_id == personas.ann.user_id)
+        ).one()
+    ann = personas.ann.headers
+    upload = client.post(
+        f"{API}/attachments",
+        files={"file": ("acme-secret-file.txt", b"acme-confidential bytes", "text/plain")},
+        headers=ann,
+    )
+    ticket = api_ticket(
+        client,
+        personas.ann,
+        subject="acme-confidential outage",
+        requester={"email": "acme-buyer@acme-client.example.com"},
+        tags=["acme-only-tag"],
+        team_id=personas.teams["acme_support"],
+        assignee_id=personas.ann.user_id,
+    )
+    message = client.post(
+        f"{API}/tickets/{ticket['id']}/messages",
+        json={"body": "acme-secret-note", "attachment_ids": [upload.json()["id"]]},
+        headers=ann,
+    )
+    assert message.status_code == 201, message.text
+    assert ticket["organization_id"] == organization_id
+    return AcmeWorld(
+        ticket_id=ticket["id"],
+        message_id=message.json()["id"],
+        attachment_id=upload.json()["id"],
+        contact_id=ticket["requester"]["id"],
+        organization_id=organization_id,
+        team_id=personas.teams["acme_support"],
+        user_id=personas.ann.user_id,
+        token_id=token_id,
+        globex_ticket_id=api_ticket(client, personas.gina, subject="globex own")["id"],
+    )
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    params: tuple[str, ...]
+    has_body: bool
+
+
+def api_operations(app: FastAPI) -> list[Operation]:
+    operations = []
+    for path, item in app.openapi()["paths"].items():
+        if not path.startswith(API):
+            continue
+        for method, spec in item.items():
+            if method.upper() not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                continue
+            operations.append(
+                Operation(
+                    method=method.upper(),
+                    path=path,
+                    params=tuple(re.findall(r"{(\w+)}", path)),
+                    has_body="requestBody" in spec,
+                )
+            )
+    return operations
+
+
+def test_every_id_route_is_404_for_another_workspace(
+    app: FastAPI, client: TestClient, personas: Personas, db: Database
+) -> None:
+    world = build_acme(client, personas, db)
+    operations = [op for op in api_operations(app) if op.params]
+    for op in operations:
+        unknown = [p for p in op.params if p not in ID_PARAMS]
+        if unknown:
+            pytest.fail(f"{op.path} has id parameter(s) {unknown}: add them to ID_PARAMS")
+        if op.has_body and (op.method, op.path) not in BODIES:
+            pytest.fail(f"{op.method} {op.path} takes a body: add a valid one to BODIES")
+
+    def url_of(op: Operation) -> str:
+        return op.path.format(**{p: ID_PARAMS[p](world) for p in op.params})
+
+    # The acme owner can read every object: the ids are real, so a 404 below means isolation.
+    owner = personas.acme_owner.headers
+    readable = [url_of(op) for op in operations if op.method == "GET"]
+    before = {url: client.get(url, headers=owner) for url in readable}
+    assert {url: r.status_code for url, r in before.items()} == dict.fromkeys(readable, 200)
+
+    problems: list[str] = []
+    for op in operations:
+        body = BODIES[(op.method, op.path)](world) if op.has_body else None
+        # globex's owner passes every role gate, so only the workspace check can stop it.
+        r = client.request(op.method, url_of(op), json=body, headers=personas.globex_owner.headers)
+        if r.status_code != 404 or r.json()["error"]["code"] != "not_found":
+            problems.append(f"globex_owner {op.method} {op.path}: {r.status_code} {r.text[:120]}")
+        # An agent may meet a role gate first (403 on admin routes); that answer must not depend
+        # on the id, or it would reveal which acme ids exist.
+        r = client.request(op.method, url_of(op), json=body, headers=personas.gina.headers)
+        missing = client.request(
+            op.method,
+            op.path.format(**dict.fromkeys(op.params, MISSING_ID)),
+            json=body,
+            headers=personas.gina.headers,
+        )
+        answer = (r.status_code, r.json()["error"]["code"])
+        role_gate = r.status_code == 403 and answer == (
+            missing.status_code,
+            missing.json()["error"]["code"],
+        )
+        if answer != (404, "not_found") and not role_gate:
+            problems.append(f"gina {op.method} {op.path}: {r.status_code} {r.text[:120]}")
+        if any(marker in r.text for marker in MARKERS):
+            problems.append(f"gina {op.method} {op.path} leaked acme data")
+    assert problems == []
+
+    walked = {(op.method, op.path) for op in operations}
+    assert {
+        ("GET", f"{API}/tickets/{{ticket_id}}"),
+        ("PATCH", f"{API}/tickets/{{ticket_id}}"),
+        ("POST", f"{API}/tickets/{{ticket_id}}/messages"),
+        ("POST", f"{API}/tickets/{{ticket_id}}/merge"),
+        ("GET", f"{API}/attachments/{{attachment_id}}"),
+        ("DELETE", f"{API}/tokens/{{token_id}}"),
+    } <= walked
+    after = {url: client.get(url, headers=owner) for url in readable}
+    changed = [url for url in readable if after[url].content != before[url].content]
+    assert changed == []
+    assert client.get(f"{API}/auth/me", headers=personas.ann.headers).status_code == 200
+
+
+def test_every_list_route_shows_another_workspace_nothing(
+    app: FastAPI, client: TestClient, personas: Personas, db: Database
+) -> None:
+    world = build_acme(client, personas, db)
+    listed: list[str] = []
+    for op in api_operations(app):
+        if op.params or op.method != "GET":
+            continue
+        for intruder in (personas.globex_owner, personas.gina):
+            r = client.get(op.path, headers=intruder.headers)
+            assert r.status_code == 200, f"{op.path} needs parameters: teach this test ({r.text})"
+            leaked = [m for m in MARKERS if m in r.text]
+            assert leaked == [], f"{intruder.key} GET {op.path} leaked {leaked}"
+        listed.append(op.path)
+    assert f"{API}/tickets" in listed
+
+    gina = personas.gina.headers
+    filters: list[dict[str, Any]] = [
+        {},
+        {"requester_id": world.contact_id},
+        {"organization_id": world.organization_id},
+        {"assignee_id": world.user_id},
+        {"team_id": world.team_id},
+        {"tag": "acme-only-tag"},
+        {"limit": 100, "sort": "number"},
+    ]
+    for params in filters:
+        items = client.get(f"{API}/tickets", params=params, headers=gina).json()["items"]
+        assert world.ticket_id not in [t["id"] for t in items], params
+        assert all(t["id"] == world.globex_ticket_id for t in items), params
+    tokens = client.get(f"{API}/tokens", headers=personas.globex_owner.headers).json()
+    assert world.token_id not in [t["id"] for t in tokens]
+    acme_view = client.get(f"{API}/tickets", headers=personas.ann.headers).json()["items"]
+    assert world.globex_ticket_id not in [t["id"] for t in acme_view]
+
+
+def _intrude(client: TestClient, gina: Persona, method: str, url: str, body: dict[str, Any]) -> Any:
+    return client.request(method, f"{API}{url}", json=body, headers=gina.headers)
+
+
+def test_acme_ids_inside_request_bodies_are_rejected(
+    client: TestClient, personas: Personas, db: Database
+) -> None:
+    world = build_acme(client, personas, db)
+    gina = personas.gina
+    own = world.globex_ticket_id
+    cases: list[tuple[str, str, dict[str, Any], int, str | None]] = [
+        (
+            "POST",
+            "/tickets",
+            {"subject": "x", "requester": {"email": "g@example.com"}, "team_id": world.team_id},
+            422,
+            "team_id",
+        ),
+        (
+            "POST",
+            "/tickets",
+            {"subject": "x", "requester": {"email": "g@example.com"}, "assignee_id": world.user_id},
+            422,
+            "assignee_id",
+        ),
+        (
+            "POST",
+            "/tickets",
+            {"subject": "x", "requester": {"email": "g@example.com"}, "parent_id": world.ticket_id},
+            422,
+            "parent_id",
+        ),
+        ("PATCH", f"/tickets/{own}", {"team_id": world.team_id}, 422, "team_id"),
+        ("PATCH", f"/tickets/{own}", {"assignee_id": world.user_id}, 422, "assignee_id"),
+        ("PATCH", f"/tickets/{own}", {"parent_id": world.ticket_id}, 422, "parent_id"),
+        (
+            "POST",
+            f"/tickets/{own}/messages",
+            {"body": "x", "attachment_ids": [world.attachment_id]},
+            422,
+            "attachment_ids",
+        ),
+        ("POST", f"/tickets/{own}/merge", {"into_ticket_id": world.ticket_id}, 404, None),
+    ]
+    for method, url, body, status, field in cases:
+        r = _intrude(client, gina, method, url, body)
+        assert r.status_code == status, (method, url, body, r.text)
+        if field is not None:
+            assert [d["field"] for d in r.json()["error"]["details"]] == [field]
+    issued = client.post(
+        f"{API}/tokens", json={"user_id": world.user_id}, headers=personas.globex_owner.headers
+    )
+    assert issued.status_code == 404
+    globex_ticket = client.get(f"{API}/tickets/{own}", headers=gina.headers).json()
+    assert (globex_ticket["team_id"], globex_ticket["assignee_id"], globex_ticket["parent_id"]) == (
+        None,
+        None,
+        None,
+    )
+    assert globex_ticket["merged_into_id"] is None

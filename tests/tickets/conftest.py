@@ -1,0 +1,36 @@
+"""Ticket tests: cheap password hashing so the persona fixture costs milliseconds, not seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from deskpilot.core.clock import set_clock
+from tests.factories import use_fast_password_hashing
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_fast_password_hashing(monkeypatch)
+
+
+@dataclass
+class FrozenClock:
+    """deskpilot's clock held still; tests move it explicitly."""
+
+    now: datetime
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Iterator[FrozenClock]:
+    frozen = FrozenClock(datetime(2025, 3, 3, 9, 0, tzinfo=UTC))
+    set_clock(lambda: frozen.now)
+    yield frozen
+    set_clock(None)

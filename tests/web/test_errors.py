@@ -1,0 +1,274 @@
+"""One error body everywhere: 401, 403, 404, 405, 413, 422 and 500 all share a shape."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+
+from deskpilot.auth.models import Membership
+from deskpilot.db.engine import Database
+from deskpilot.settings import Settings
+from deskpilot.tickets.models import Ticket
+from tests.conftest import TEST_SECRET
+from tests.factories import Personas, api_ticket, use_fast_password_hashing
+
+MAX_BODY_BYTES = 2048
+TICKETS = "/api/v1/tickets"
+BEYOND_BIGINT = 2**63
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_fast_password_hashing(monkeypatch)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: Database) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path / "data",
+        database_url=db.url,
+        secret_key=TEST_SECRET,
+        embedded_worker=False,
+        max_body_bytes=MAX_BODY_BYTES,
+    )
+
+
+def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def tickets_in_db(db: Database) -> int:
+    with db.session(write=False) as s:
+        return int(s.scalar(select(func.count()).select_from(Ticket)) or 0)
+
+
+# --- 422 ---------------------------------------------------------------------------------------------
+
+
+def test_validation_errors_name_every_bad_field_by_path(
+    client: TestClient, personas: Personas
+) -> None:
+    r = client.post(
+        TICKETS,
+        json={"requester": {"email": "not-an-email"}, "priority": "asap", "tags": ["ok", ""]},
+        headers=personas.ann.headers,
+    )
+    error = error_of(r, 422, "validation_error")
+    fields = {d["field"] for d in error["details"]}
+    assert fields == {"subject", "requester.email", "priority", "tags.1"}
+    for detail in error["details"]:
+        assert detail["message"]
+
+
+def test_query_and_header_errors_use_the_parameter_name(
+    client: TestClient, personas: Personas
+) -> None:
+    r = client.get(TICKETS, params={"limit": "many"}, headers=personas.ann.headers)
+    assert [d["field"] for d in error_of(r, 422, "validation_error")["details"]] == ["limit"]
+    r = client.post(
+        TICKETS,
+        json={"subject": "x", "requester": {"email": "a@example.com"}},
+        headers={**personas.ann.headers, "Idempotency-Key": "k" * 300},
+    )
+    assert [d["field"] for d in error_of(r, 422, "validation_error")["details"]] == [
+        "Idempotency-Key"
+    ]
+
+
+def test_malformed_json_is_422(client: TestClient, personas: Personas) -> None:
+    r = client.post(
+        TICKETS,
+        content=b'{"subject": ',
+        headers={**personas.ann.headers, "content-type": "application/json"},
+    )
+    error_of(r, 422, "validation_error")
+
+
+# --- 413 ---------------------------------------------------------------------------------------------
+
+
+def oversized_ticket() -> bytes:
+    return b'{"subject": "big", "description": "' + b"x" * MAX_BODY_BYTES + b'"}'
+
+
+def test_a_body_over_the_limit_with_content_length_is_413(
+    client: TestClient, personas: Personas, db: Database
+) -> None:
+    r = client.post(
+        TICKETS,
+        content=oversized_ticket(),
+        headers={**personas.ann.headers, "content-type": "application/json"},
+    )
+    error = error_of(r, 413, "payload_too_large")
+    assert error["details"] == {"limit_bytes": MAX_BODY_BYTES}
+    assert tickets_in_db(db) == 0
+
+
+def _chunked(data: bytes, size: int = 512) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def test_a_chunked_body_over_the_limit_is_413(
+    client: TestClient, personas: Personas, db: Database
+) -> None:
+    r = client.post(
+        TICKETS,
+        content=_chunked(oversized_ticket()),
+        headers={**personas.ann.headers, "content-type": "application/json"},
+    )
+    assert "content-length" not in {k.lower() for k in r.request.headers}
+    assert r.request.headers["transfer-encoding"] == "chunked"
+    error_of(r, 413, "payload_too_large")
+    assert tickets_in_db(db) == 0
+
+
+def test_a_chunked_body_under_the_limit_is_processed(
+    client: TestClient, personas: Personas, db: Database
+) -> None:
+    body = b'{"subject": "streamed", "requester": {"email": "s@example.com"}}'
+    r = client.post(
+        TICKETS,
+        content=_chunked(body, size=7),
+        headers={**personas.ann.headers, "content-type": "application/json"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["subject"] == "streamed"
+    assert tickets_in_db(db) == 1
+
+
+def test_the_body_limit_applies_before_authentication(client: TestClient) -> None:
+    r = client.post(
+        TICKETS, content=oversized_ticket(), headers={"content-type": "application/json"}
+    )
+    error_of(r, 413, "payload_too_large")
+
+
+# --- 401 / 403 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer    ", "Basic YWRtaW46YWRtaW4=", "Token abc", "Bearer dp_unknown"],
+)
+def test_missing_malformed_and_unknown_tokens_are_401(
+    client: TestClient, personas: Personas, authorization: str | None
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    r = client.get(TICKETS, headers=headers)
+    error_of(r, 401, "unauthorized")
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_revoked_token_is_401(client: TestClient, personas: Personas) -> None:
+    headers = personas.bob.headers
+    [token] = client.get("/api/v1/tokens", headers=headers).json()
+    assert client.delete(f"/api/v1/tokens/{token['id']}", headers=headers).status_code == 200
+    error_of(client.get(TICKETS, headers=headers), 401, "unauthorized")
+    assert client.get(TICKETS, headers=personas.ann.headers).status_code == 200
+
+
+def test_a_deactivated_member_is_401(client: TestClient, personas: Personas, db: Database) -> None:
+    with db.session(write=True) as s:
+        s.execute(
+            update(Membership)
+            .where(Membership.user_id == personas.bob.user_id)
+            .values(is_active=False)
+        )
+        s.commit()
+    error_of(client.get(TICKETS, headers=personas.bob.headers), 401, "unauthorized")
+
+
+def test_a_customer_patching_a_ticket_is_403(client: TestClient, personas: Personas) -> None:
+    ticket = api_ticket(client, personas.ann, requester={"email": personas.carol.email})
+    r = client.patch(
+        f"{TICKETS}/{ticket['id']}", json={"status": "resolved"}, headers=personas.carol.headers
+    )
+    error_of(r, 403, "forbidden")
+
+
+# --- 404 / 405 / 500 ---------------------------------------------------------------------------------
+
+
+def test_unknown_routes_and_methods_share_the_shape(client: TestClient, personas: Personas) -> None:
+    error_of(client.get("/api/v1/nothing-here", headers=personas.ann.headers), 404, "not_found")
+    error_of(client.delete(TICKETS, headers=personas.ann.headers), 405, "method_not_allowed")
+    error_of(client.get(f"{TICKETS}/424242", headers=personas.ann.headers), 404, "not_found")
+
+
+def test_an_unexpected_exception_is_a_bare_500(app: FastAPI) -> None:
+    def explode() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app.add_api_route("/boom", explode)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/boom")
+    error = error_of(r, 500, "internal_error")
+    assert error["details"] is None
+    assert "hunter2" not in r.text
+
+
+# --- ids beyond BIGINT -------------------------------------------------------------------------------
+
+
+def _id_routes(app: FastAPI) -> list[tuple[str, str]]:
+    routes = []
+    for path, item in app.openapi()["paths"].items():
+        for method in item:
+            if method in ("get", "delete") and path.startswith("/api/v1") and "{" in path:
+                routes.append((method.upper(), re.sub(r"{\w+}", str(BEYOND_BIGINT), path)))
+    return routes
+
+
+def test_an_id_beyond_bigint_in_the_path_is_a_client_error(
+    app: FastAPI, client: TestClient, personas: Personas
+) -> None:
+    routes = _id_routes(app)
+    assert len(routes) >= 3
+    answers = {
+        f"{method} {url}": client.request(
+            method, url, headers=personas.acme_owner.headers
+        ).status_code
+        for method, url in routes
+    }
+    assert {k: v for k, v in answers.items() if v not in (404, 422)} == {}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        (
+            "POST",
+            TICKETS,
+            {"subject": "x", "requester": {"email": "a@example.com"}, "team_id": BEYOND_BIGINT},
+        ),
+        ("PATCH", f"{TICKETS}/1", {"assignee_id": BEYOND_BIGINT}),
+        ("PATCH", f"{TICKETS}/1", {"parent_id": BEYOND_BIGINT}),
+        ("POST", f"{TICKETS}/1/merge", {"into_ticket_id": BEYOND_BIGINT}),
+        ("POST", f"{TICKETS}/1/messages", {"body": "x", "attachment_ids": [BEYOND_BIGINT]}),
+        ("GET", f"{TICKETS}?assignee_id={BEYOND_BIGINT}", None),
+        ("POST", "/api/v1/tokens", {"user_id": BEYOND_BIGINT}),
+    ],
+)
+def test_an_id_beyond_bigint_in_a_body_or_query_is_a_client_error(
+    client: TestClient, personas: Personas, method: str, url: str, body: dict[str, Any] | None
+) -> None:
+    api_ticket(client, personas.ann)
+    r = client.request(method, url, json=body, headers=personas.acme_owner.headers)
+    assert r.status_code in (404, 422), r.text
