@@ -10,6 +10,7 @@ due, not from when a connection became free, so a slow server cannot hide its qu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -55,16 +56,17 @@ class Connection:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await self.writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
         self.reader = self.writer = None
 
-    async def send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    async def send(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         if self.writer is None:
             await self.open()
-        assert self.reader is not None and self.writer is not None
+        assert self.reader is not None
+        assert self.writer is not None
         head = f"{method} {path} HTTP/1.1\r\n{self.prefix}"
         for name, value in headers.items():
             head += f"{name}: {value}\r\n"
@@ -77,13 +79,13 @@ class Connection:
         chunked = False
         keep_alive = True
         for line in raw.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            lowered = name.strip().lower()
+            field_name, _, field_value = line.partition(b":")
+            lowered = field_name.strip().lower()
             if lowered == b"content-length":
-                length = int(value)
-            elif lowered == b"transfer-encoding" and b"chunked" in value.lower():
+                length = int(field_value)
+            elif lowered == b"transfer-encoding" and b"chunked" in field_value.lower():
                 chunked = True
-            elif lowered == b"connection" and b"close" in value.lower():
+            elif lowered == b"connection" and b"close" in field_value.lower():
                 keep_alive = False
         if chunked:
             payload = await self._read_chunked()
@@ -98,7 +100,7 @@ class Connection:
 
     async def _read_chunked(self) -> bytes:
         assert self.reader is not None
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
             if size == 0:

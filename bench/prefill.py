@@ -160,11 +160,17 @@ def prefill(db: Database, tickets: int, *, seed: int = 7, log: Any = print) -> F
             session,
             Organization.__table__,  # type: ignore[arg-type]
             (
-                {"workspace_id": ws, "name": f"Customer {i} Ltd", "domain": f"customer{i}.example.com"}
+                {
+                    "workspace_id": ws,
+                    "name": f"Customer {i} Ltd",
+                    "domain": f"customer{i}.example.com",
+                }
                 for i in range(organizations)
             ),
         )
-        org_ids = list(session.scalars(select(Organization.id).where(Organization.workspace_id == ws)))
+        org_ids = list(
+            session.scalars(select(Organization.id).where(Organization.workspace_id == ws))
+        )
         _insert(
             session,
             Contact.__table__,  # type: ignore[arg-type]
@@ -232,7 +238,9 @@ def prefill(db: Database, tickets: int, *, seed: int = 7, log: Any = print) -> F
         _insert(session, Ticket.__table__, ticket_rows())  # type: ignore[arg-type]
         ids = list(
             session.execute(
-                select(Ticket.id, Ticket.created_at).where(Ticket.workspace_id == ws).order_by(Ticket.number)
+                select(Ticket.id, Ticket.created_at)
+                .where(Ticket.workspace_id == ws)
+                .order_by(Ticket.number)
             )
         )
         session.execute(update(Workspace).where(Workspace.id == ws).values(ticket_seq=tickets))
@@ -308,18 +316,31 @@ def analyze(db: Database) -> None:
 
 @dataclass
 class Verification:
+    """Tickets the database gained versus the 201s the clients received."""
+
     tickets_in_db: int
     new_tickets: int
+    created_201: int
     duplicate_numbers: int
     missing_ids: int
+    repeated_ids: int
     ticket_seq: int
 
     @property
     def ok(self) -> bool:
-        return self.duplicate_numbers == 0 and self.missing_ids == 0
+        return (
+            self.new_tickets == self.created_201
+            and self.duplicate_numbers == 0
+            and self.missing_ids == 0
+            and self.repeated_ids == 0
+        )
 
 
-def verify(db: Database, workspace_id: int, created_ids: Sequence[int], prefill: int) -> Verification:
+def verify(
+    db: Database, workspace_id: int, created_ids: Sequence[int], baseline: int
+) -> Verification:
+    """Count after the run minus the count before it must equal the 201s, with no duplicates."""
+    unique_ids = sorted(set(created_ids))
     with db.session(write=False) as session:
         count = session.scalar(
             select(func.count()).select_from(Ticket).where(Ticket.workspace_id == workspace_id)
@@ -334,17 +355,19 @@ def verify(db: Database, workspace_id: int, created_ids: Sequence[int], prefill:
             )
         )
         found = 0
-        unique_ids = sorted(set(created_ids))
         for i in range(0, len(unique_ids), 1000):
             chunk = unique_ids[i : i + 1000]
-            found += session.scalar(
-                select(func.count()).select_from(Ticket).where(Ticket.id.in_(chunk))
-            ) or 0
+            found += (
+                session.scalar(select(func.count()).select_from(Ticket).where(Ticket.id.in_(chunk)))
+                or 0
+            )
         seq = session.scalar(select(Workspace.ticket_seq).where(Workspace.id == workspace_id))
     return Verification(
         tickets_in_db=int(count or 0),
-        new_tickets=int(count or 0) - prefill,
+        new_tickets=int(count or 0) - baseline,
+        created_201=len(created_ids),
         duplicate_numbers=int(duplicates or 0),
-        missing_ids=len(unique_ids) - found + (len(created_ids) - len(unique_ids)),
+        missing_ids=len(unique_ids) - found,
+        repeated_ids=len(created_ids) - len(unique_ids),
         ticket_seq=int(seq or 0),
     )

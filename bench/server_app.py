@@ -1,6 +1,6 @@
 """Fallback server entry point for the benchmark when `deskpilot serve` is not available.
 
-    python -m uvicorn server_app:app_factory --factory --app-dir bench
+python -m uvicorn server_app:app_factory --factory --app-dir bench
 """
 
 from __future__ import annotations

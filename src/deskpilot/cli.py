@@ -6,77 +6,30 @@ with a system context, and commits once. Failures print one clear line and exit 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
-from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from deskpilot import __version__
 from deskpilot.auth import service as auth_service
 from deskpilot.auth.models import Membership
+from deskpilot.bootstrap import configure_runtime
+from deskpilot.cli_common import command_transaction, load_cli_settings, safe_url
+from deskpilot.cli_kb import eval_group, kb
 from deskpilot.core.context import Context, Role
-from deskpilot.core.errors import DomainError, NotFound
+from deskpilot.core.errors import NotFound
 from deskpilot.db import migrate
 from deskpilot.db.engine import open_database
 from deskpilot.db.scoped import scoped
 from deskpilot.demo import seed
 from deskpilot.jobs import queue
-from deskpilot.settings import Settings, load_settings
 from deskpilot.web import server
 from deskpilot.web.server import configure_logging
 from deskpilot.workspaces import service as workspaces_service
 
 ADMIN_ROLES = ("owner", "admin")
-
-
-def _load_settings() -> Settings:
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"{err['msg']}" for err in exc.errors())
-        raise click.ClickException(f"invalid DESKPILOT_* settings: {problems}") from exc
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return settings
-
-
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _describe(exc: DomainError) -> str:
-    details = exc.details
-    if isinstance(details, list) and details:
-        fields = ", ".join(
-            f"{d.get('field')}: {d.get('message')}" for d in details if isinstance(d, dict)
-        )
-        return f"{exc.message} ({fields})"
-    return exc.message
-
-
-@contextmanager
-def _transaction(settings: Settings) -> Iterator[Session]:
-    """One write transaction for a command; jobs it enqueues run right after the commit."""
-    db = open_database(settings.resolved_database_url, pool_size=2)
-    queue.configure(db, mode="immediate", max_attempts=settings.job_max_attempts)
-    try:
-        with db.session(write=True) as session:
-            yield session
-            session.commit()
-    except DomainError as exc:
-        raise click.ClickException(_describe(exc)) from exc
-    except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"database error on {_safe_url(settings.resolved_database_url)}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0]}\n"
-            "Is the database reachable and migrated? Run `deskpilot db upgrade`."
-        ) from exc
-    finally:
-        db.dispose()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,7 +57,7 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
     Without Redis, one of the server processes also consumes the job queue, so no separate worker
     is needed. With DESKPILOT_REDIS_URL set, run `deskpilot worker` as well.
     """
-    settings = _load_settings()
+    settings = load_cli_settings()
     if reload and workers > 1:
         raise click.ClickException("--reload runs a single process; drop --workers")
     if settings.redis_url:
@@ -118,27 +71,18 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
 )
 def worker(threads: int) -> None:
     """Process background jobs from Redis (needs DESKPILOT_REDIS_URL)."""
-    settings = _load_settings()
+    settings = load_cli_settings()
     if not settings.redis_url:
         raise click.ClickException(
             "deskpilot worker needs DESKPILOT_REDIS_URL. Without Redis there is nothing to do "
             "here: `deskpilot serve` runs jobs itself in an embedded consumer."
         )
-    # The server registers every domain's jobs by importing its modules; the worker does the same.
-    import deskpilot.main  # noqa: F401
-
     configure_logging(settings, quiet_jobs=False)
     db = open_database(settings.resolved_database_url, pool_size=threads + 2)
     try:
-        queue.configure(
-            db,
-            mode="redis",
-            data_dir=str(settings.data_dir),
-            redis_url=settings.redis_url,
-            max_attempts=settings.job_max_attempts,
-        )
+        configure_runtime(settings, db, queue_mode="redis")
         consumer = queue.start_consumer(threads, embedded=False)
-        click.echo(f"Worker consuming jobs from {_safe_url(settings.redis_url)}", err=True)
+        click.echo(f"Worker consuming jobs from {safe_url(settings.redis_url)}", err=True)
         consumer.run()
     except SQLAlchemyError as exc:
         raise click.ClickException(f"database error: {exc}") from exc
@@ -157,24 +101,24 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the latest schema."""
-    settings = _load_settings()
+    settings = load_cli_settings()
     url = settings.resolved_database_url
     try:
         migrate.upgrade(url)
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"migration failed on {_safe_url(url)}: {exc}") from exc
-    click.echo(f"Database {_safe_url(url)} is at the latest schema.")
+        raise click.ClickException(f"migration failed on {safe_url(url)}: {exc}") from exc
+    click.echo(f"Database {safe_url(url)} is at the latest schema.")
 
 
 @db.command("check")
 def db_check() -> None:
     """Fail if the models differ from the migrated schema (a migration is missing)."""
-    settings = _load_settings()
+    settings = load_cli_settings()
     url = settings.resolved_database_url
     try:
         changes = migrate.pending_model_changes(url)
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot inspect {_safe_url(url)}: {exc}") from exc
+        raise click.ClickException(f"cannot inspect {safe_url(url)}: {exc}") from exc
     if changes:
         for change in changes:
             click.echo(f"  {change!r}")
@@ -198,8 +142,8 @@ def workspace() -> None:
 @click.option("--name", required=True, help="Display name, e.g. 'Acme Support'.")
 def workspace_create(slug: str, name: str) -> None:
     """Create a workspace with the URL-safe SLUG."""
-    settings = _load_settings()
-    with _transaction(settings) as session:
+    settings = load_cli_settings()
+    with command_transaction(settings) as session:
         ws = workspaces_service.create_workspace(session, slug=slug, name=name)
         slug, ws_id = ws.slug, ws.id
     click.echo(f"Created workspace {slug!r} (id {ws_id}).")
@@ -223,8 +167,8 @@ def admin() -> None:
 )
 def admin_create(slug: str, email: str, password: str, name: str, role: str | None) -> None:
     """Add an owner or admin who can sign in with EMAIL and PASSWORD."""
-    settings = _load_settings()
-    with _transaction(settings) as session:
+    settings = load_cli_settings()
+    with command_transaction(settings) as session:
         ws = workspaces_service.require_workspace_by_slug(session, slug)
         ctx = Context.system(ws.id)
         chosen = Role(role) if role else (Role.admin if _has_owner(session, ctx) else Role.owner)
@@ -256,8 +200,8 @@ def token() -> None:
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
 def token_create(slug: str, email: str, name: str) -> None:
     """Print a new API token (only the token, so it can be captured by a script)."""
-    settings = _load_settings()
-    with _transaction(settings) as session:
+    settings = load_cli_settings()
+    with command_transaction(settings) as session:
         ws = workspaces_service.require_workspace_by_slug(session, slug)
         user = auth_service.get_user_by_email(session, email)
         if user is None:
@@ -278,9 +222,9 @@ def token_create(slug: str, email: str, name: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Only seed a database that has no workspaces.")
 def demo(if_empty: bool) -> None:
     """Seed the `demo` workspace with sample data and print how to sign in."""
-    settings = _load_settings()
+    settings = load_cli_settings()
     summary: dict[str, Any] | None = None
-    with _transaction(settings) as session:
+    with command_transaction(settings) as session:
         if workspaces_service.get_workspace_by_slug(session, seed.DEMO_SLUG) is not None:
             click.echo(f"Demo workspace {seed.DEMO_SLUG!r} already exists; nothing to do.")
         elif if_empty and seed.any_workspace_exists(session):
@@ -294,3 +238,7 @@ def demo(if_empty: bool) -> None:
             f"{summary['contacts']} contacts, {summary['tickets']} tickets."
         )
     click.echo(seed.credentials_text(settings.base_url))
+
+
+main.add_command(kb)
+main.add_command(eval_group)

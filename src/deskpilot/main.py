@@ -14,9 +14,12 @@ from sqlalchemy import text
 from deskpilot import __version__
 from deskpilot.auth.api import router as auth_router
 from deskpilot.auth.users_api import router as users_router
+from deskpilot.bootstrap import configure_runtime
 from deskpilot.customers.api import router as customers_router
 from deskpilot.db.engine import Database, open_database
 from deskpilot.jobs import queue
+from deskpilot.kb.api import router as kb_router
+from deskpilot.kb.search_api import router as kb_search_router
 from deskpilot.settings import Settings
 from deskpilot.tickets.api import router as tickets_router
 from deskpilot.tickets.attachments import AttachmentStore
@@ -43,13 +46,7 @@ def create_app(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = db or open_database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     mode = queue_mode or queue_mode_for(settings)
-    queue.configure(
-        database,
-        mode=mode,
-        data_dir=str(settings.data_dir),
-        redis_url=settings.redis_url,
-        max_attempts=settings.job_max_attempts,
-    )
+    configure_runtime(settings, database, queue_mode=mode)
     run_worker = (
         start_worker
         if start_worker is not None
@@ -109,6 +106,14 @@ def create_app(
             )
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    for router in (auth_router, users_router, workspaces_router, customers_router, tickets_router):
+    for router in (
+        auth_router,
+        users_router,
+        workspaces_router,
+        customers_router,
+        tickets_router,
+        kb_search_router,
+        kb_router,
+    ):
         app.include_router(router)
     return app

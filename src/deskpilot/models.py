@@ -5,6 +5,18 @@ from deskpilot.customers.models import Contact, Organization
 from deskpilot.db.base import Base
 from deskpilot.idempotency.models import IdempotencyKey
 from deskpilot.jobs.models import Job
+from deskpilot.kb.models import (
+    Article,
+    ArticleDailyMetric,
+    ArticleEvent,
+    ArticleRelation,
+    ArticleRevision,
+    ArticleVote,
+    KbCategory,
+    KbChunk,
+    KbIndexState,
+    SearchLog,
+)
 from deskpilot.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketTag
 from deskpilot.workspaces.models import Team, TeamMember, Workspace
 
@@ -12,14 +24,24 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiToken",
+    "Article",
+    "ArticleDailyMetric",
+    "ArticleEvent",
+    "ArticleRelation",
+    "ArticleRevision",
+    "ArticleVote",
     "Attachment",
     "Base",
     "Contact",
     "IdempotencyKey",
     "Job",
+    "KbCategory",
+    "KbChunk",
+    "KbIndexState",
     "Membership",
     "Message",
     "Organization",
+    "SearchLog",
     "Team",
     "TeamMember",
     "Ticket",

@@ -36,8 +36,7 @@ def jobs_db(db: Database) -> Iterator[Database]:
     finally:
         RECORDER.release.set()  # never leave a blocking handler waiting
         queue.configure(db, mode="immediate")
-        # configure() builds the next storage from these before replacing them (see
-        # test_reconfigure_does_not_touch_the_previous_queue_location): forget this test's.
+        # Forget this test's queue location so nothing later can reach into its tmp dir.
         queue.huey.storage_class = MemoryStorage
         queue.huey.storage_kwargs = {}
         RECORDER.reset()

@@ -7,6 +7,7 @@ recorder is guarded by a lock. Tests script failures through `RECORDER` instead 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,8 @@ class Recorder:
     calls: list[Call] = field(default_factory=list)
     crash_with: type[BaseException] | None = None
     failures_left: int = 0
+    prepare_error: Exception | None = None
+    probe: Callable[[], Any] | None = None
     entered: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Condition = field(default_factory=threading.Condition)
@@ -65,6 +68,8 @@ class Recorder:
             self.calls.clear()
         self.crash_with = None
         self.failures_left = 0
+        self.prepare_error = None
+        self.probe = None
         self.entered = threading.Event()
         self.release = threading.Event()
 
@@ -159,3 +164,23 @@ def blocking(session: Session, *, ws_id: int) -> None:
 def workspace_aware(session: Session, **args: Any) -> None:
     """Jobs are documented to take IDs plus workspace_id: report what the runner passed."""
     RECORDER.record("test.workspace_aware", args)
+
+
+def _probe() -> Any:
+    return RECORDER.probe() if RECORDER.probe is not None else None
+
+
+def _prepare_workspace_name(session: Session, *, ws_id: int) -> dict[str, Any]:
+    RECORDER.record("test.prepared:prepare", {"probe": _probe()})
+    if RECORDER.prepare_error is not None:
+        raise RECORDER.prepare_error
+    workspace = session.get(Workspace, ws_id)
+    return {"name": workspace.name if workspace else None}
+
+
+@job("test.prepared", prepare=_prepare_workspace_name, max_attempts=3)
+def prepared(session: Session, *, prepared: dict[str, Any], ws_id: int) -> None:
+    RECORDER.record("test.prepared", {"prepared": prepared, "probe": _probe()})
+    workspace = session.get(Workspace, ws_id)
+    assert workspace is not None
+    workspace.name = f"{prepared['name']} (prepared)"

@@ -178,15 +178,10 @@ def test_embedded_queue_keeps_working_after_a_worker_thread_dies(
     wait_for_status(jobs_db, follow_up, "done", timeout=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="configure() flips huey.immediate before replacing storage_class/kwargs, so "
-    "leaving immediate mode first builds a storage from the previous settings (here a SQLite "
-    "file in a directory that no longer exists)",
-)
 def test_reconfigure_does_not_touch_the_previous_queue_location(
     jobs_db: Database, tmp_path: Path
 ) -> None:
+    """Leaving immediate mode must build the new storage, not one from the previous settings."""
     old, new = tmp_path / "old", tmp_path / "new"
     old.mkdir()
     new.mkdir()

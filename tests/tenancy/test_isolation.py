@@ -1,25 +1,30 @@
 """Tenant isolation across the whole route table: globex can neither see nor touch acme's data.
 
-The walk covers every /api/v1 operation. It reads the route table through the app's OpenAPI
-document, the public and stable view of it (FastAPI 0.165 nests included routers in app.routes
-behind private types); API routes are never hidden from the schema. A route with an id in its path is called by globex users with
-the id of a real acme object and must answer 404 (never 200, 403 or 422, which would reveal that
-the object exists). A new route whose id parameter or request body this module does not know
-fails the walk loudly: teach ID_PARAMS / BODIES about it rather than skipping it.
+The walk covers every /api/v1 operation, read from the app's OpenAPI document: the public, stable
+view of the route table (FastAPI 0.165 nests included routers in app.routes behind private types).
+A route with an id in its path is called by globex users with the id of a real acme object. The
+globex owner passes every role gate, so it must get 404 (never 200, 403 or 422, which would tell
+that the object exists); a globex agent may get the role gate's 403, but only if a missing id gets
+the same answer. A new route whose id parameter or request body this module does not know fails
+the walk loudly: teach ID_PARAMS / BODIES about it rather than skipping it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from deskpilot.ai.embeddings import set_default_embedder
+from deskpilot.ai.ports import Vectors
 from deskpilot.auth.models import ApiToken
 from deskpilot.customers.models import Organization
 from deskpilot.db.engine import Database
@@ -35,12 +40,42 @@ MARKERS = (
     "acme-secret-file.txt",
     "acme-secret-org",
     "acme-only-tag",
+    "acme-secret-category",
 )
+# Words of acme's article that carry no marker: the intruder's own query is logged in its own
+# workspace (content gaps), and must not count as a leak.
+LIST_PARAMS: dict[str, dict[str, str]] = {f"{API}/kb/search": {"q": "restart guide"}}
+"""List routes with required query parameters -> values that would find acme's data."""
+PUBLIC_PARAMS = {"workspace_slug"}
+"""Path parameters of anonymous routes (the public help center): checked on their own below."""
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     use_fast_password_hashing(monkeypatch)
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words vectors: isolation needs KB rows, not semantic quality."""
+
+    name = "tests-hashing"
+    dim = 384
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+                vectors[row, int.from_bytes(digest, "big") % self.dim] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def _hashing_embedder() -> Iterator[None]:
+    set_default_embedder(HashingEmbedder())
+    yield
+    set_default_embedder(None)
 
 
 @dataclass
@@ -53,6 +88,9 @@ class AcmeWorld:
     team_id: int
     user_id: int
     token_id: int
+    category_id: int
+    article_id: int
+    search_id: int
     globex_ticket_id: int
 
 
@@ -65,6 +103,10 @@ ID_PARAMS: dict[str, Callable[[AcmeWorld], int]] = {
     "team_id": lambda w: w.team_id,
     "user_id": lambda w: w.user_id,
     "token_id": lambda w: w.token_id,
+    "category_id": lambda w: w.category_id,
+    "article_id": lambda w: w.article_id,
+    "version": lambda w: 1,
+    "search_id": lambda w: w.search_id,
 }
 """Path parameter name -> the id of an acme object of that kind."""
 
@@ -74,10 +116,20 @@ BODIES: dict[tuple[str, str], Callable[[AcmeWorld], dict[str, Any]]] = {
     ("POST", f"{API}/tickets/{{ticket_id}}/merge"): lambda w: {
         "into_ticket_id": w.globex_ticket_id
     },
+    ("POST", f"{API}/tickets/{{ticket_id}}/satisfaction"): lambda w: {"score": 1},
     ("PATCH", f"{API}/teams/{{team_id}}"): lambda w: {"description": "pwned"},
     ("PATCH", f"{API}/organizations/{{organization_id}}"): lambda w: {"name": "pwned"},
     ("PATCH", f"{API}/contacts/{{contact_id}}"): lambda w: {"name": "pwned"},
     ("PATCH", f"{API}/users/{{user_id}}"): lambda w: {"role": "admin"},
+    ("PATCH", f"{API}/kb/categories/{{category_id}}"): lambda w: {"description": "pwned"},
+    ("PATCH", f"{API}/kb/articles/{{article_id}}"): lambda w: {"title": "pwned"},
+    ("POST", f"{API}/kb/articles/{{article_id}}/transitions"): lambda w: {"to": "draft"},
+    ("PUT", f"{API}/kb/articles/{{article_id}}/related"): lambda w: {"article_ids": []},
+    ("POST", f"{API}/kb/articles/{{article_id}}/votes"): lambda w: {"helpful": False},
+    ("POST", f"{API}/kb/searches/{{search_id}}/click"): lambda w: {"article_id": w.article_id},
+    ("POST", f"{API}/kb/searches/{{search_id}}/ticket"): lambda w: {
+        "ticket_id": w.globex_ticket_id
+    },
 }
 """(method, path) -> a body that would succeed if the object were globex's own."""
 
@@ -117,6 +169,7 @@ def build_acme(client: TestClient, personas: Personas, db: Database) -> AcmeWorl
     )
     assert message.status_code == 201, message.text
     assert ticket["organization_id"] == organization_id
+    category_id, article_id, search_id = build_acme_kb(client, personas)
     return AcmeWorld(
         ticket_id=ticket["id"],
         message_id=message.json()["id"],
@@ -126,8 +179,41 @@ def build_acme(client: TestClient, personas: Personas, db: Database) -> AcmeWorl
         team_id=personas.teams["acme_support"],
         user_id=personas.ann.user_id,
         token_id=token_id,
+        category_id=category_id,
+        article_id=article_id,
+        search_id=search_id,
         globex_ticket_id=api_ticket(client, personas.gina, subject="globex own")["id"],
     )
+
+
+def build_acme_kb(client: TestClient, personas: Personas) -> tuple[int, int, int]:
+    """A published acme article in an acme category, and a logged acme search that finds it."""
+    owner = personas.acme_owner.headers
+    category = client.post(
+        f"{API}/kb/categories", json={"name": "acme-secret-category"}, headers=owner
+    )
+    assert category.status_code == 201, category.text
+    article = client.post(
+        f"{API}/kb/articles",
+        json={
+            "title": "acme-confidential guide",
+            "body": "acme-secret-note: restart the acme-confidential service.",
+            "category_id": category.json()["id"],
+        },
+        headers=owner,
+    )
+    assert article.status_code == 201, article.text
+    article_id = article.json()["id"]
+    for target in ("in_review", "approved", "published"):
+        moved = client.post(
+            f"{API}/kb/articles/{article_id}/transitions", json={"to": target}, headers=owner
+        )
+        assert moved.status_code == 200, moved.text
+    for query in LIST_PARAMS[f"{API}/kb/search"]["q"], "acme-confidential":
+        search = client.get(f"{API}/kb/search", params={"q": query}, headers=owner)
+        assert search.status_code == 200, search.text
+        assert [hit["article_id"] for hit in search.json()] == [article_id], query
+    return category.json()["id"], article_id, int(search.headers["x-search-id"])
 
 
 @dataclass(frozen=True)
@@ -161,7 +247,9 @@ def test_every_id_route_is_404_for_another_workspace(
     app: FastAPI, client: TestClient, personas: Personas, db: Database
 ) -> None:
     world = build_acme(client, personas, db)
-    operations = [op for op in api_operations(app) if op.params]
+    operations = [
+        op for op in api_operations(app) if op.params and not PUBLIC_PARAMS & set(op.params)
+    ]
     for op in operations:
         unknown = [p for p in op.params if p not in ID_PARAMS]
         if unknown:
@@ -229,8 +317,9 @@ def test_every_list_route_shows_another_workspace_nothing(
         if op.params or op.method != "GET":
             continue
         for intruder in (personas.globex_owner, personas.gina):
-            r = client.get(op.path, headers=intruder.headers)
-            assert r.status_code == 200, f"{op.path} needs parameters: teach this test ({r.text})"
+            r = client.get(op.path, params=LIST_PARAMS.get(op.path), headers=intruder.headers)
+            allowed = (200,) if intruder is personas.globex_owner else (200, 403)
+            assert r.status_code in allowed, f"{op.path} needs parameters: teach this test"
             leaked = [m for m in MARKERS if m in r.text]
             assert leaked == [], f"{intruder.key} GET {op.path} leaked {leaked}"
         listed.append(op.path)
@@ -254,6 +343,23 @@ def test_every_list_route_shows_another_workspace_nothing(
     assert world.token_id not in [t["id"] for t in tokens]
     acme_view = client.get(f"{API}/tickets", headers=personas.ann.headers).json()["items"]
     assert world.globex_ticket_id not in [t["id"] for t in acme_view]
+
+
+def test_the_public_help_center_searches_one_workspace_only(
+    app: FastAPI, client: TestClient, personas: Personas, db: Database
+) -> None:
+    world = build_acme(client, personas, db)
+    public = [op for op in api_operations(app) if PUBLIC_PARAMS & set(op.params)]
+    assert public, "no public routes left: drop PUBLIC_PARAMS"
+    for op in public:
+        assert op.path == f"{API}/help/{{workspace_slug}}/search", f"teach this test {op.path}"
+    query = {"q": "acme-confidential"}
+    own = client.get(f"{API}/help/acme/search", params=query)
+    assert [hit["article_id"] for hit in own.json()] == [world.article_id]
+    other = client.get(f"{API}/help/globex/search", params=query)
+    assert other.status_code == 200
+    assert other.json() == []
+    assert not any(marker in other.text for marker in MARKERS)
 
 
 def _intrude(client: TestClient, gina: Persona, method: str, url: str, body: dict[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Ticket tests: cheap password hashing so the persona fixture costs milliseconds, not seconds."""
+"""Ticket tests: cheap password hashing (fast persona setup) and a frozen clock."""
 
 from __future__ import annotations
 

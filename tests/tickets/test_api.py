@@ -28,7 +28,7 @@ def add_organization(db: Database, workspace_id: int, domain: str) -> int:
         return org.id
 
 
-# --- create ----------------------------------------------------------------------------------------
+# --- create --------------------------------------------------------------------------------------
 
 
 def test_create_returns_the_full_ticket(client: TestClient, personas: Personas) -> None:
@@ -166,7 +166,7 @@ def test_create_rejects_references_outside_the_workspace(
     assert [d["field"] for d in r.json()["error"]["details"]] == [field]
 
 
-# --- read ------------------------------------------------------------------------------------------
+# --- read ----------------------------------------------------------------------------------------
 
 
 def test_get_includes_messages_in_order(client: TestClient, personas: Personas) -> None:
@@ -192,7 +192,7 @@ def test_customer_sees_only_their_own_tickets(client: TestClient, personas: Pers
     assert client.get(f"{TICKETS}/{mine['id']}/events", headers=carol).status_code == 403
 
 
-# --- update ----------------------------------------------------------------------------------------
+# --- update --------------------------------------------------------------------------------------
 
 
 def test_patch_accepts_every_documented_field(client: TestClient, personas: Personas) -> None:

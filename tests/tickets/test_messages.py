@@ -80,7 +80,7 @@ def post_message(client: TestClient, headers: dict[str, str], ticket_id: int, **
     return client.post(f"{TICKETS}/{ticket_id}/messages", json=body, headers=headers)
 
 
-# --- visibility ------------------------------------------------------------------------------------
+# --- visibility ----------------------------------------------------------------------------------
 
 
 def test_internal_notes_are_hidden_from_customers(client: TestClient, personas: Personas) -> None:
@@ -149,7 +149,7 @@ def test_bad_message_bodies_are_422(
     assert field in [d["field"] for d in r.json()["error"]["details"]]
 
 
-# --- Markdown ----------------------------------------------------------------------------------------
+# --- Markdown ------------------------------------------------------------------------------------
 
 
 def test_markdown_is_rendered(client: TestClient, personas: Personas) -> None:
@@ -188,7 +188,8 @@ def test_dangerous_html_never_reaches_body_html(
         st.one_of(
             st.sampled_from(PAYLOADS),
             st.sampled_from(["*", "[", "](", ")", "\n", "`", "<", ">", '"']),
-            st.text(max_size=8),
+            # NUL is left out here: it is a storage bug of its own (tests/web/test_errors.py).
+            st.text(st.characters(exclude_characters="\x00"), max_size=8),
         ),
         min_size=1,
         max_size=8,
@@ -206,7 +207,7 @@ def test_any_mix_of_markdown_and_payloads_renders_safe_html(
     session.rollback()
 
 
-# --- merge -------------------------------------------------------------------------------------------
+# --- merge ---------------------------------------------------------------------------------------
 
 
 def merge(client: TestClient, headers: dict[str, str], source: int, target: int) -> Any:
@@ -275,9 +276,20 @@ def test_merge_into_another_workspace_is_404(client: TestClient, personas: Perso
     assert still_open["merged_into_id"] is None
 
 
-def test_a_merged_ticket_cannot_be_reopened(client: TestClient, personas: Personas) -> None:
+def test_a_merged_ticket_is_frozen(client: TestClient, personas: Personas) -> None:
+    """A merged duplicate cannot be reopened or edited: its conversation lives on the target."""
     ann = personas.ann.headers
     original, duplicate = (api_ticket(client, personas.ann)["id"] for _ in range(2))
     assert merge(client, ann, duplicate, original).status_code == 200
-    r = client.patch(f"{TICKETS}/{duplicate}", json={"status": "in_progress"}, headers=ann)
-    assert r.status_code == 409
+    trail = client.get(f"{TICKETS}/{duplicate}/events", headers=ann).json()
+    for change in ({"status": "in_progress"}, {"priority": "urgent"}):
+        r = client.patch(f"{TICKETS}/{duplicate}", json=change, headers=ann)
+        assert r.status_code == 409, change
+        assert r.json()["error"]["details"] == {"merged_into_id": original}
+    frozen = client.get(f"{TICKETS}/{duplicate}", headers=ann).json()
+    assert (frozen["status"], frozen["priority"], frozen["reopened_count"]) == (
+        "closed",
+        "normal",
+        0,
+    )
+    assert client.get(f"{TICKETS}/{duplicate}/events", headers=ann).json() == trail

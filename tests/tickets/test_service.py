@@ -199,7 +199,7 @@ def _updates(personas: Personas, parent_id: int) -> st.SearchStrategy[dict[str, 
 
 
 @hsettings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -81,7 +81,7 @@ def _db() -> Database:
     return runtime.db
 
 
-def enqueue(session: Session, name: str, *, workspace_id: int | None, **args: Any) -> Job:
+def enqueue(session: Session, name: str, /, *, workspace_id: int | None, **args: Any) -> Job:
     """Record a job in the caller's transaction; it is dispatched once that transaction commits."""
     if name not in JOBS:
         raise KeyError(f"unknown job {name!r}")
@@ -118,18 +118,36 @@ def run_job(job_id: int) -> None:
 def execute_job(job_id: int) -> str:
     """Run one job if it is due and not done; returns what happened (for tests and logs)."""
     db = _db()
+    prepared: dict[str, Any] | None = None
+    spec = None
+    with db.session(write=False) as read_session:
+        peek = read_session.get(Job, job_id)
+        if peek is None or peek.status != "pending":
+            return "skipped"
+        if peek.run_after > utcnow() + timedelta(seconds=1):
+            return "not_due"
+        spec = JOBS.get(peek.name)
+        kwargs = _handler_kwargs(peek)
+        if spec is not None and spec.prepare is not None:
+            try:
+                prepared = spec.prepare(read_session, **kwargs)
+            except Exception as exc:
+                log.exception("job %s (%s) failed while preparing", job_id, peek.name)
+                return _record_failure(db, job_id, exc)
     with db.session(write=True) as session:
         job = session.get(Job, job_id, with_for_update=True)
         if job is None or job.status != "pending":
             return "skipped"
         if job.run_after > utcnow() + timedelta(seconds=1):
             return "not_due"
-        spec = JOBS.get(job.name)
         token = correlation_id.set(job.correlation_id)
         try:
             if spec is None:
                 raise LookupError(f"no handler registered for job {job.name!r}")
-            spec.handler(session, **job.args)
+            if spec.prepare is not None:
+                spec.handler(session, prepared=prepared, **_handler_kwargs(job))
+            else:
+                spec.handler(session, **_handler_kwargs(job))
             job.status = "done"
             job.attempts += 1
             job.finished_at = utcnow()
@@ -142,6 +160,13 @@ def execute_job(job_id: int) -> str:
             return _record_failure(db, job_id, exc)
         finally:
             correlation_id.reset(token)
+
+
+def _handler_kwargs(job: Job) -> dict[str, Any]:
+    """A job's args, plus the workspace it belongs to (jobs take IDs and workspace_id)."""
+    if job.workspace_id is None:
+        return dict(job.args)
+    return {**job.args, "workspace_id": job.workspace_id}
 
 
 def backoff_seconds(attempts: int) -> float:

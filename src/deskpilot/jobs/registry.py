@@ -16,6 +16,10 @@ class JobSpec:
     name: str
     handler: Handler
     max_attempts: int | None = None
+    prepare: Handler | None = None
+    """Optional slow, read-only phase `prepare(session, **args) -> dict`, run before the write
+    transaction opens; its result reaches the handler as `prepared=`. Keeps work such as
+    embedding outside SQLite's write lock."""
 
 
 @dataclass(frozen=True)
@@ -29,13 +33,15 @@ JOBS: dict[str, JobSpec] = {}
 PERIODIC: dict[str, PeriodicSpec] = {}
 
 
-def job(name: str, *, max_attempts: int | None = None) -> Callable[[Handler], Handler]:
+def job(
+    name: str, *, max_attempts: int | None = None, prepare: Handler | None = None
+) -> Callable[[Handler], Handler]:
     """Register `handler(session, **args)`. Args must be JSON-serialisable primitives (IDs)."""
 
     def register(handler: Handler) -> Handler:
         if name in JOBS and JOBS[name].handler is not handler:
             raise ValueError(f"job {name!r} registered twice")
-        JOBS[name] = JobSpec(name, handler, max_attempts)
+        JOBS[name] = JobSpec(name, handler, max_attempts, prepare)
         return handler
 
     return register

@@ -1,0 +1,1 @@
+"""Evaluations on labelled data sets: run by `deskpilot eval ...`, outside the test suite."""

@@ -1,0 +1,1 @@
+"""Knowledge base: categories, articles with review lifecycle and revisions, hybrid search."""

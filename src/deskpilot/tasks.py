@@ -1,0 +1,5 @@
+"""Imports every domain's background jobs so they are registered before a worker starts."""
+
+from deskpilot.kb import tasks as kb_tasks
+
+__all__ = ["kb_tasks"]
