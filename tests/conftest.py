@@ -20,12 +20,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from deskpilot.ai.embeddings import set_default_embedder
 from deskpilot.db import migrate
 from deskpilot.db.engine import Database, open_database
+from deskpilot.kb.index import registry
 from deskpilot.main import create_app
 from deskpilot.models import metadata
 from deskpilot.settings import Settings, normalize_database_url
 from tests.factories import Personas, make_personas, use_fast_password_hashing
+from tests.fakes import HashingEmbedder
 
 TEST_DATABASE_URL = os.environ.get("DESKPILOT_TEST_DATABASE_URL", "sqlite")
 IS_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
@@ -45,6 +48,17 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _embedder(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A hashing fake unless the test is marked `real_embedder` (offline MiniLM, slower)."""
+    registry.forget()
+    if request.node.get_closest_marker("real_embedder") is None:
+        set_default_embedder(HashingEmbedder())
+    yield
+    set_default_embedder(None)
+    registry.forget()
 
 
 @pytest.fixture(autouse=True)
@@ -80,13 +94,23 @@ def _pg_database(_template: str) -> Iterator[Database | None]:
     db.dispose()
 
 
+def _reset_postgres(database: Database) -> None:
+    """Empty every table and restart id sequences: DELETE is ~10x faster than TRUNCATE here."""
+    statements = [f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables)]  # noqa: S608
+    statements += [
+        f"SELECT setval(pg_get_serial_sequence('\"{t.name}\"', 'id'), 1, false)"
+        for t in metadata.sorted_tables
+        if "id" in t.c and t.c["id"].autoincrement is True
+    ]
+    with database.write_engine.begin() as conn:
+        conn.exec_driver_sql("; ".join(statements))
+
+
 @pytest.fixture
 def db(_template: str, _pg_database: Database | None, tmp_path: Path) -> Iterator[Database]:
     if _pg_database is not None:
         yield _pg_database
-        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        with _pg_database.write_engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        _reset_postgres(_pg_database)
         return
     path = tmp_path / "deskpilot.db"
     shutil.copyfile(_template, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from deskpilot.ai.embeddings import configure_models_dir
+from deskpilot.ai.embeddings import configure_models_dir, configure_threads
 from deskpilot.db.engine import Database
 from deskpilot.jobs import queue
 from deskpilot.settings import Settings
@@ -17,6 +17,7 @@ def configure_runtime(settings: Settings, db: Database, *, queue_mode: QueueMode
     import deskpilot.tasks  # noqa: F401 - importing registers the jobs
 
     configure_models_dir(settings.data_dir / "models")
+    configure_threads(settings.ai_threads)
     queue.configure(
         db,
         mode=queue_mode,

@@ -25,13 +25,26 @@ def kb() -> None:
 def kb_import(path: Path, slug: str) -> None:
     """Import a JSONL file or a folder of Markdown files (re-importing updates, never duplicates)."""
     from deskpilot.kb.importer import import_path
+    from deskpilot.kb.tasks import reindex_workspace
 
     settings = load_cli_settings()
     with command_transaction(settings) as session:
         workspace = workspaces_service.require_workspace_by_slug(session, slug)
+        # Index once in batches afterwards instead of one job per article.
         summary = import_path(
-            session, Context.system(workspace.id), path, after_batch=session.commit
+            session,
+            Context.system(workspace.id),
+            path,
+            after_batch=session.commit,
+            request_index=False,
         )
+    db = open_database(settings.resolved_database_url, pool_size=2)
+    configure_runtime(settings, db, queue_mode="immediate")
+    try:
+        indexed = reindex_workspace(db, workspace.id, only_stale=True)
+    finally:
+        db.dispose()
+    click.echo(f"indexed {indexed} articles")
     for where, message in summary.errors:
         click.echo(f"{where}: {message}", err=True)
     click.echo(

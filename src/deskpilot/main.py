@@ -23,8 +23,10 @@ from deskpilot.kb.search_api import router as kb_search_router
 from deskpilot.settings import Settings
 from deskpilot.tickets.api import router as tickets_router
 from deskpilot.tickets.attachments import AttachmentStore
+from deskpilot.web.deps import TokenCache
 from deskpilot.web.errors import install_error_handlers
 from deskpilot.web.limits import BodySizeLimitMiddleware
+from deskpilot.web.nul_guard import NulGuardMiddleware
 from deskpilot.web.sessions import SessionCodec
 from deskpilot.workspaces.api import router as workspaces_router
 
@@ -76,12 +78,15 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.token_cache = TokenCache()
     app.state.session_codec = SessionCodec(
         settings.resolved_secret_key, settings.session_max_age_seconds
     )
     app.state.attachment_store = AttachmentStore(
         settings.attachments_dir, settings.max_attachment_bytes
     )
+    # Added first, so it runs inside the size limit and never buffers an oversized body.
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,

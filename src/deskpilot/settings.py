@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     embedded_worker_threads: int = 2
     job_max_attempts: int = 8
+    ai_threads: int = Field(default=1, ge=1, le=64)
+    """CPU threads for local model inference; one per request keeps latency steady under load."""
     session_cookie_secure: bool = False
     session_max_age_seconds: int = 14 * 24 * 3600
 

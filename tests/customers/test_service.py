@@ -206,7 +206,9 @@ def test_replayed_idempotency_key_returns_the_first_organization(
     with pytest.raises(Conflict):
         service.create_organization_with_key(session, ctx, org("Other"), idempotency_key="k-1")
     keys = session.scalars(select(IdempotencyKey)).all()
-    assert [(k.scope, k.resource_id) for k in keys] == [("organizations.create", first.id)]
+    assert [(k.scope, k.resource_id) for k in keys] == [
+        (f"organizations.create:user:{ctx.user_id}", first.id)
+    ]
 
 
 # --- contacts ------------------------------------------------------------------------------------

@@ -42,27 +42,12 @@ def jobs_db(db: Database) -> Iterator[Database]:
         RECORDER.reset()
 
 
-SQLITE_FAILURE_PATH_BUG = pytest.mark.xfail(
-    not IS_POSTGRES,
-    strict=True,
-    reason="queue.execute_job: after session.rollback() the log call reads job.name, which "
-    "re-opens a write transaction (BEGIN IMMEDIATE) on SQLite; _record_failure then waits for "
-    "that lock until busy_timeout and raises 'database is locked', so no failure is recorded",
-)
-
-# The same bug, for tests that would otherwise wait out a long deadline on SQLite before failing:
-# they are not run there. Remove both markers together once the bug is fixed.
-SQLITE_FAILURE_PATH_BUG_SLOW = pytest.mark.xfail(
-    not IS_POSTGRES, run=False, reason="see SQLITE_FAILURE_PATH_BUG"
-)
-
-
 @pytest.fixture
 def failing_db(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     """The database for tests of failing jobs, with the queue configured on it.
 
-    On SQLite the handle gets a short busy timeout, so the known lock-up of the failure path
-    (SQLITE_FAILURE_PATH_BUG) fails in a fraction of a second instead of 30 s.
+    On SQLite the handle gets a short busy timeout, so a regression of the failure path that
+    waits on its own write lock fails in a fraction of a second instead of 30 s.
     """
     if IS_POSTGRES:
         yield db

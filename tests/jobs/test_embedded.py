@@ -13,7 +13,6 @@ from huey.consumer import Consumer
 from deskpilot.db.engine import Database
 from deskpilot.jobs import queue
 from tests.jobs.conftest import (
-    SQLITE_FAILURE_PATH_BUG_SLOW,
     WAIT_SECONDS,
     load_job,
     wait_for_status,
@@ -76,7 +75,6 @@ def test_embedded_consumer_runs_many_jobs_exactly_once(
     assert sorted(a["n"] for a in RECORDER.args_of("test.record")) == list(range(20))
 
 
-@SQLITE_FAILURE_PATH_BUG_SLOW
 def test_embedded_retry_is_delivered_by_the_scheduler(
     failing_db: Database, embedded_dir: Path, start: StartConsumer
 ) -> None:
@@ -159,11 +157,6 @@ def test_restart_after_a_worker_crash_recovers_the_job(
     assert workspace_name(jobs_db, workspace_id) == "written before the crash"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="EmbeddedConsumer is only start()ed: nothing runs huey's check_worker_health, so a "
-    "worker thread killed by a handler (SystemExit) is never replaced and the queue stalls",
-)
 def test_embedded_queue_keeps_working_after_a_worker_thread_dies(
     jobs_db: Database, embedded_dir: Path, start: StartConsumer
 ) -> None:

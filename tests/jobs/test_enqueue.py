@@ -85,11 +85,6 @@ def test_job_runs_only_after_commit_and_sees_committed_data(
     assert done.finished_at is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="db/hooks.py runs after-commit callbacks when a SAVEPOINT is released, before the "
-    "outer transaction commits",
-)
 def test_releasing_a_savepoint_does_not_dispatch_before_commit(
     jobs_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,10 +99,6 @@ def test_releasing_a_savepoint_does_not_dispatch_before_commit(
     assert early == [job.id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="db/hooks.py drops every after-commit callback when any SAVEPOINT rolls back",
-)
 def test_rolled_back_savepoint_keeps_earlier_dispatches(
     jobs_db: Database, dispatched: list[int]
 ) -> None:
@@ -118,6 +109,31 @@ def test_rolled_back_savepoint_keeps_earlier_dispatches(
         s.commit()
     assert dispatched == [job.id]
     assert load_job(jobs_db, job.id).status == "done"
+
+
+def test_job_enqueued_in_a_rolled_back_savepoint_is_dropped_alone(
+    jobs_db: Database, dispatched: list[int]
+) -> None:
+    with jobs_db.session(write=True) as s:
+        kept = queue.enqueue(s, "test.record", workspace_id=None, note="outer")
+        savepoint = s.begin_nested()
+        queue.enqueue(s, "test.record", workspace_id=None, note="inner")
+        savepoint.rollback()
+        s.commit()
+    assert dispatched == [kept.id]
+    assert [j.args for j in all_jobs(jobs_db)] == [{"note": "outer"}]
+
+
+def test_job_from_a_released_savepoint_is_dropped_when_the_outer_transaction_rolls_back(
+    jobs_db: Database, dispatched: list[int]
+) -> None:
+    with jobs_db.session(write=True) as s:
+        with s.begin_nested():
+            queue.enqueue(s, "test.record", workspace_id=None, note="inner")
+        s.rollback()
+        s.commit()
+    assert dispatched == []
+    assert all_jobs(jobs_db) == []
 
 
 def test_args_round_trip_through_json(jobs_db: Database) -> None:
@@ -161,11 +177,6 @@ def test_non_json_args_are_rejected_at_enqueue(
     assert dispatched == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="enqueue's json.dumps allows NaN/Infinity: SQLite stores them, PostgreSQL JSONB "
-    "fails at flush and aborts the caller's transaction",
-)
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_non_finite_floats_are_rejected_at_enqueue(jobs_db: Database, value: float) -> None:
     with jobs_db.session(write=True) as s:
@@ -220,11 +231,6 @@ def test_job_row_records_its_workspace(jobs_db: Database, workspace_id: int) -> 
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="execute_job calls handler(session, **args): the job's workspace_id never reaches "
-    "the handler, and enqueue reserves that name so it cannot be passed as an arg either",
-)
 def test_handler_receives_the_jobs_workspace_id(jobs_db: Database, workspace_id: int) -> None:
     with jobs_db.session(write=True) as s:
         queue.enqueue(s, "test.workspace_aware", workspace_id=workspace_id, ticket_id=7)
@@ -234,13 +240,8 @@ def test_handler_receives_the_jobs_workspace_id(jobs_db: Database, workspace_id:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="enqueue(session, name, ...) takes `name` by keyword too: a job arg called `name` "
-    "collides (TypeError); make session and name positional-only",
-)
 def test_a_job_arg_may_be_called_name(jobs_db: Database) -> None:
     with jobs_db.session(write=True) as s:
-        queue.enqueue(s, "test.record", workspace_id=None, name="Ann")  # type: ignore[misc]
+        queue.enqueue(s, "test.record", workspace_id=None, name="Ann")
         s.commit()
     assert RECORDER.args_of("test.record") == [{"name": "Ann"}]

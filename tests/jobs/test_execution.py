@@ -16,7 +16,6 @@ from deskpilot.jobs import queue
 from deskpilot.jobs.models import Job
 from deskpilot.workspaces.models import Workspace
 from tests.jobs.conftest import (
-    SQLITE_FAILURE_PATH_BUG,
     WAIT_SECONDS,
     FakeClock,
     load_job,
@@ -40,7 +39,6 @@ def enqueue_committed(db: Database, name: str, **args: object) -> int:
         return job.id
 
 
-@SQLITE_FAILURE_PATH_BUG
 def test_failing_job_retries_with_growing_backoff_then_fails(
     failing_db: Database, clock: FakeClock, redispatched: list[tuple[int, float | None]]
 ) -> None:
@@ -79,7 +77,6 @@ def test_failing_job_retries_with_growing_backoff_then_fails(
     assert len(RECORDER.args_of("test.always_fails")) == 4
 
 
-@SQLITE_FAILURE_PATH_BUG
 def test_flaky_job_succeeds_on_a_later_attempt_and_clears_its_error(
     failing_db: Database, clock: FakeClock, redispatched: list[tuple[int, float | None]]
 ) -> None:
@@ -95,7 +92,6 @@ def test_flaky_job_succeeds_on_a_later_attempt_and_clears_its_error(
     assert RECORDER.args_of("test.flaky") == [{"ticket_id": 5}] * 3
 
 
-@SQLITE_FAILURE_PATH_BUG
 def test_immediate_mode_does_not_spin_on_a_failing_job(failing_db: Database) -> None:
     """The retry is re-dispatched at once in immediate mode but waits for its backoff."""
     job_id = enqueue_committed(failing_db, "test.always_fails")
@@ -142,7 +138,6 @@ def test_handler_writes_and_done_status_commit_together(
     assert load_job(jobs_db, job_id).status == "done"
 
 
-@SQLITE_FAILURE_PATH_BUG
 def test_handler_that_writes_then_raises_leaves_neither(
     failing_db: Database, workspace_id: int
 ) -> None:
@@ -156,7 +151,6 @@ def test_handler_that_writes_then_raises_leaves_neither(
     assert job.last_error == "RuntimeError: failed after writing"
 
 
-@SQLITE_FAILURE_PATH_BUG
 def test_commit_failure_after_the_handler_leaves_the_job_pending(
     failing_db: Database, workspace_id: int
 ) -> None:
@@ -173,7 +167,6 @@ def test_commit_failure_after_the_handler_leaves_the_job_pending(
         assert s.scalar(select(func.count()).select_from(Workspace)) == 1
 
 
-@SQLITE_FAILURE_PATH_BUG
 def test_job_whose_handler_is_gone_fails_with_a_clear_error(failing_db: Database) -> None:
     with failing_db.session(write=True) as s:
         job = Job(name="test.removed_in_a_later_release", args={}, max_attempts=1)
@@ -234,7 +227,6 @@ def test_two_workers_given_the_same_job_run_it_once(
     assert load_job(jobs_db, job_id).attempts == 1
 
 
-@SQLITE_FAILURE_PATH_BUG
 def test_retry_dispatch_is_scheduled_not_immediate_outside_immediate_mode(
     failing_db: Database, embedded_dir: Path
 ) -> None:

@@ -138,11 +138,6 @@ def _execute_surviving_crash(job_id: int) -> str:
         return "crashed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attempts are counted only after the handler returns or raises Exception: a job "
-    "that kills its worker every time is re-dispatched by the sweeper forever",
-)
 def test_job_that_keeps_killing_its_worker_ends_failed(
     jobs_db: Database, clock: FakeClock, lost_dispatch: list[int]
 ) -> None:

@@ -1,34 +1,21 @@
-"""KB test fixtures: the KB router on the app, article builders."""
+"""KB test helpers: article builders and index-request counts."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
 from deskpilot.jobs.models import Job
 from deskpilot.kb import service
-from deskpilot.kb.api import router as kb_router
 from deskpilot.kb.content import ArticleStatus
 from deskpilot.kb.indexing import INDEX_JOB
 from deskpilot.kb.models import Article
 from deskpilot.kb.schemas import ArticleCreate
 
 PUBLISH_PATH = [ArticleStatus.in_review, ArticleStatus.approved, ArticleStatus.published]
-
-
-@pytest.fixture
-def app(app: FastAPI) -> FastAPI:
-    """The app with the KB routes, whether or not main.py includes them yet."""
-    # Looked up in the route table rather than the OpenAPI document, which is slow to build.
-    included = any(getattr(r, "original_router", None) is kb_router for r in app.router.routes)
-    if not included:
-        app.include_router(kb_router)
-    return app
 
 
 def make_article(session: Session, ctx: Context, **overrides: Any) -> Article:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,7 +52,7 @@ def test_long_sections_are_split_with_overlap() -> None:
     chunks = chunk_markdown("# Guide\n" + " ".join(sentences), max_words=100, overlap_words=20)
     assert len(chunks) > 3
     assert all(c.word_count <= 100 for c in chunks)
-    for previous, current in zip(chunks, chunks[1:], strict=False):
+    for previous, current in itertools.pairwise(chunks):
         tail = previous.text.split()[-20:]
         assert current.text.split()[:20] == tail
 

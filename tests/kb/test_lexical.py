@@ -9,7 +9,11 @@ from deskpilot.kb.lexical import TermCounts, bm25_matrix, tokenize
 
 def test_tokenize_stems_drops_stopwords_and_adds_bigrams() -> None:
     assert tokenize("What are the refunds for invoices?") == ["refund", "invoice", "refund invoice"]
-    assert tokenize("The customer\u2019s passwords") == ["customer", "password", "customer password"]
+    assert tokenize("The customer\u2019s passwords") == [
+        "customer",
+        "password",
+        "customer password",
+    ]
 
 
 def test_bm25_prefers_the_document_with_the_rare_term() -> None:

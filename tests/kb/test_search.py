@@ -22,6 +22,8 @@ from deskpilot.kb.tasks import reindex_stale
 from tests.factories import Personas
 from tests.kb.conftest import make_article, move_to
 
+pytestmark = pytest.mark.real_embedder
+
 ARTICLES: list[dict[str, Any]] = [
     {
         "title": "Reset your password",
@@ -64,7 +66,9 @@ def ids_for(db: Database, ctx: Context, query: str, **kwargs: Any) -> list[str |
         return [hit.external_id for hit in search(s, ctx, query, **kwargs).hits]
 
 
-def test_a_paraphrase_finds_the_right_article(db: Database, personas: Personas, acme_kb: list[int]) -> None:
+def test_a_paraphrase_finds_the_right_article(
+    db: Database, personas: Personas, acme_kb: list[int]
+) -> None:
     assert ids_for(db, personas.ann.ctx, "I forgot my login credentials")[0] == "pw"
     assert ids_for(db, personas.ann.ctx, "how do I change the card you charge")[0] == "billing"
 
@@ -73,11 +77,15 @@ def test_a_rare_exact_term_is_found(db: Database, personas: Personas, acme_kb: l
     assert ids_for(db, personas.ann.ctx, "ERR_TLS_HANDSHAKE_7781")[0] == "tls"
 
 
-def test_hits_carry_snippet_score_and_chunk(db: Database, personas: Personas, acme_kb: list[int]) -> None:
+def test_hits_carry_snippet_score_and_chunk(
+    db: Database, personas: Personas, acme_kb: list[int]
+) -> None:
     with db.session(write=False) as s:
         hit = search(s, personas.ann.ctx, "forgot password link", limit=1).hits[0]
         chunk = s.get(KbChunk, hit.chunk_id)
-    assert chunk is not None and chunk.article_id == hit.article_id and chunk.kind == "passage"
+    assert chunk is not None
+    assert chunk.article_id == hit.article_id
+    assert chunk.kind == "passage"
     assert "<mark>" in hit.snippet
     assert hit.title == "Reset your password"
 
@@ -87,9 +95,14 @@ def test_drafts_and_internal_articles_follow_the_rules(
 ) -> None:
     admin = personas.acme_admin.ctx
     with db.session(write=True) as s:
-        draft = make_article(s, admin, title="Rotate API keys", body="Rotate keys in Settings > API.")
+        draft = make_article(
+            s, admin, title="Rotate API keys", body="Rotate keys in Settings > API."
+        )
         internal = make_article(
-            s, admin, title="Escalating to engineering", body="Page the on-call engineer.",
+            s,
+            admin,
+            title="Escalating to engineering",
+            body="Page the on-call engineer.",
             visibility="internal",
         )
         move_to(s, admin, internal, ArticleStatus.published)
@@ -116,13 +129,18 @@ def _titles(db: Database, ctx: Context, query: str) -> list[str]:
         return [h.title for h in search(s, ctx, query).hits]
 
 
-def test_edits_and_archiving_reach_the_index(db: Database, personas: Personas, acme_kb: list[int]) -> None:
+def test_edits_and_archiving_reach_the_index(
+    db: Database, personas: Personas, acme_kb: list[int]
+) -> None:
     admin = personas.acme_admin.ctx
     tls_id = acme_kb[2]
     assert ids_for(db, admin, "ERR_TLS_HANDSHAKE_7781")[0] == "tls"
     with db.session(write=True) as s:
         service.update_article(
-            s, admin, tls_id, ArticleUpdate(body="Error QUOTA_EXCEEDED_4410 means you hit the limit.")
+            s,
+            admin,
+            tls_id,
+            ArticleUpdate(body="Error QUOTA_EXCEEDED_4410 means you hit the limit."),
         )
         s.commit()
     assert ids_for(db, admin, "QUOTA_EXCEEDED_4410")[0] == "tls"
@@ -139,8 +157,17 @@ def test_workspaces_never_see_each_others_chunks(
 ) -> None:
     globex = personas.globex_owner.ctx
     assert ids_for(db, globex, "reset password") == []
-    publish_all(db, globex, [{"title": "Reset your password", "body": "Globex: call the helpdesk.",
-                              "external_id": "globex-pw"}])
+    publish_all(
+        db,
+        globex,
+        [
+            {
+                "title": "Reset your password",
+                "body": "Globex: call the helpdesk.",
+                "external_id": "globex-pw",
+            }
+        ],
+    )
     hits = ids_for(db, globex, "reset password", filters=SearchFilters())
     assert hits == ["globex-pw"]
     assert "globex-pw" not in ids_for(db, personas.ann.ctx, "reset password")
@@ -158,7 +185,11 @@ def test_chunks_from_another_model_are_stale_and_the_sweep_reindexes_them(
 ) -> None:
     ws = personas.ann.workspace_id
     with db.session(write=True) as s:
-        s.execute(update(KbChunk).where(KbChunk.article_id == acme_kb[0]).values(embedding_model="old-model"))
+        s.execute(
+            update(KbChunk)
+            .where(KbChunk.article_id == acme_kb[0])
+            .values(embedding_model="old-model")
+        )
         s.commit()
         assert stale_article_ids(s, ws, "all-MiniLM-L6-v2") == [acme_kb[0]]
     with db.session(write=True) as s:
@@ -186,14 +217,16 @@ def test_an_empty_kb_returns_nothing(db: Database, personas: Personas, session: 
 def test_highlight_escapes_html_and_marks_terms() -> None:
     snippet = highlight("Use <b>Settings</b> to reset the password.", {"password", "reset"})
     assert "&lt;b&gt;" in snippet
-    assert "<mark>reset</mark>" in snippet and "<mark>password</mark>" in snippet
+    assert "<mark>reset</mark>" in snippet
+    assert "<mark>password</mark>" in snippet
 
 
 def test_indexed_articles_record_the_model_and_version(db: Database, acme_kb: list[int]) -> None:
     with db.session(write=False) as s:
         article = s.get(Article, acme_kb[0])
         chunks = s.scalars(select(KbChunk).where(KbChunk.article_id == acme_kb[0])).all()
-    assert article is not None and article.indexed_version == article.content_version
+    assert article is not None
+    assert article.indexed_version == article.content_version
     assert {c.embedding_model for c in chunks} == {"all-MiniLM-L6-v2"}
     assert {c.embedding_dim for c in chunks} == {384}
-    assert [c.kind for c in sorted(chunks, key=lambda c: c.ordinal)][0] == "title"
+    assert next(c.kind for c in sorted(chunks, key=lambda c: c.ordinal)) == "title"

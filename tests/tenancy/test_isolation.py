@@ -11,20 +11,16 @@ the walk loudly: teach ID_PARAMS / BODIES about it rather than skipping it.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from deskpilot.ai.embeddings import set_default_embedder
-from deskpilot.ai.ports import Vectors
 from deskpilot.auth.models import ApiToken
 from deskpilot.customers.models import Organization
 from deskpilot.db.engine import Database
@@ -53,29 +49,6 @@ PUBLIC_PARAMS = {"workspace_slug"}
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     use_fast_password_hashing(monkeypatch)
-
-
-class HashingEmbedder:
-    """Deterministic bag-of-words vectors: isolation needs KB rows, not semantic quality."""
-
-    name = "tests-hashing"
-    dim = 384
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
-                vectors[row, int.from_bytes(digest, "big") % self.dim] += 1.0
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
-
-
-@pytest.fixture(autouse=True)
-def _hashing_embedder() -> Iterator[None]:
-    set_default_embedder(HashingEmbedder())
-    yield
-    set_default_embedder(None)
 
 
 @dataclass

@@ -243,11 +243,6 @@ def test_patch_can_unassign(client: TestClient, personas: Personas) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: tickets.service._set_tags appends new tag rows after kept ones, so the PATCH "
-    "response lists tags unsorted while GET lists them sorted",
-)
 def test_patch_response_lists_tags_sorted_like_get(client: TestClient, personas: Personas) -> None:
     ticket = api_ticket(client, personas.ann, tags=["b"])
     patched = client.patch(

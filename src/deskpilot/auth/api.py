@@ -8,10 +8,11 @@ from deskpilot.auth import service
 from deskpilot.auth.schemas import LoginRequest, SessionRead, TokenCreate, TokenIssued, TokenRead
 from deskpilot.web.deps import CurrentContext, DbSession, get_session_codec, get_settings
 from deskpilot.web.params import IdPath
+from deskpilot.web.routing import TransactionalRoute
 from deskpilot.web.sessions import SESSION_COOKIE
 from deskpilot.workspaces import service as workspaces_service
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(prefix="/api/v1", tags=["auth"], route_class=TransactionalRoute)
 
 
 @router.post("/auth/login", response_model=SessionRead)

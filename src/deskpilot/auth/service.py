@@ -23,6 +23,7 @@ from deskpilot.core.errors import (
 from deskpilot.core.ids import hash_token, new_api_token
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE
 from deskpilot.customers import service as customers_service
+from deskpilot.db.hooks import after_commit
 from deskpilot.db.pagination import keyset_page
 from deskpilot.db.scoped import get_scoped, scoped
 from deskpilot.idempotency import service as idempotency
@@ -133,12 +134,29 @@ def list_tokens(session: Session, ctx: Context) -> list[ApiToken]:
     return list(session.scalars(stmt))
 
 
+class _LoginGeneration:
+    value = 0
+
+
+login_generation = _LoginGeneration()
+"""Bumped after any commit that revokes a token or changes a membership: the web layer's token
+cache drops every entry made before it (within this process; others expire on their own TTL)."""
+
+
+def invalidate_cached_logins(session: Session) -> None:
+    def bump() -> None:
+        login_generation.value += 1
+
+    after_commit(session, bump)
+
+
 def revoke_token(session: Session, ctx: Context, token_id: int) -> ApiToken:
     token = get_scoped(session, ctx, ApiToken, token_id, what="Token")
     if token.user_id != ctx.user_id and not ctx.is_admin:
         raise NotFound(f"Token {token_id} not found")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        invalidate_cached_logins(session)
     session.flush()
     return token
 
@@ -337,6 +355,7 @@ def update_member(session: Session, ctx: Context, user_id: int, data: MemberUpda
     ctx.require_admin()
     changes = data.model_dump(exclude_unset=True)
     membership = get_membership(session, ctx, user_id)
+    invalidate_cached_logins(session)
     if membership.role == Role.owner.value and membership.is_active:
         # Lock every active owner, in id order, before deciding whether one would be left:
         # two concurrent demotions of the last two owners must not both succeed.

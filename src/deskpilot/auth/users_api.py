@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
 from deskpilot.auth import service
@@ -19,11 +19,11 @@ from deskpilot.auth.schemas import (
 from deskpilot.core.context import Context, Role
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from deskpilot.web.deps import AdminContext, CurrentContext, DbSession, StaffContext
-from deskpilot.web.params import IdPath
+from deskpilot.web.params import IdempotencyKey, IdPath, mark_created
+from deskpilot.web.routing import TransactionalRoute
 from deskpilot.workspaces import service as workspaces_service
 
-router = APIRouter(prefix="/api/v1", tags=["users"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+router = APIRouter(prefix="/api/v1", tags=["users"], route_class=TransactionalRoute)
 UserId = IdPath
 
 
@@ -86,10 +86,7 @@ def create_user(
     member, created = service.create_member_with_key(
         session, ctx, data, idempotency_key=idempotency_key
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/v1/users/{member.user_id}"
+    mark_created(response, created, f"/api/v1/users/{member.user_id}")
     return member_read(session, ctx, member)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from deskpilot.customers import service
@@ -19,22 +19,15 @@ from deskpilot.customers.schemas import (
     OrganizationUpdate,
 )
 from deskpilot.web.deps import DbSession, StaffContext
-from deskpilot.web.params import IdPath, OptionalIdQuery
+from deskpilot.web.params import IdempotencyKey, IdPath, OptionalIdQuery, mark_created
+from deskpilot.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1", tags=["customers"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+router = APIRouter(prefix="/api/v1", tags=["customers"], route_class=TransactionalRoute)
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 SearchText = Annotated[str | None, Query(max_length=200)]
 OrganizationId = IdPath
 ContactId = IdPath
-
-
-def _created(response: Response, created: bool, location: str) -> None:
-    if not created:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = location
 
 
 # --- organizations -------------------------------------------------------------------------------
@@ -70,7 +63,7 @@ def create_organization(
     org, created = service.create_organization_with_key(
         session, ctx, data, idempotency_key=idempotency_key
     )
-    _created(response, created, f"/api/v1/organizations/{org.id}")
+    mark_created(response, created, f"/api/v1/organizations/{org.id}")
     return OrganizationRead.model_validate(org)
 
 
@@ -138,7 +131,7 @@ def create_contact(
     contact, created = service.create_contact_with_key(
         session, ctx, data, idempotency_key=idempotency_key
     )
-    _created(response, created, f"/api/v1/contacts/{contact.id}")
+    mark_created(response, created, f"/api/v1/contacts/{contact.id}")
     return ContactRead.model_validate(contact)
 
 

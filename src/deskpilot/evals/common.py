@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,13 @@ class Sandbox:
 @contextmanager
 def sandbox(slug: str = "eval") -> Iterator[Sandbox]:
     with tempfile.TemporaryDirectory(prefix="deskpilot-eval-") as tmp:
-        settings = Settings(env="test", data_dir=Path(tmp), secret_key="eval-" + "x" * 40)
+        # An evaluation is a batch job: let inference use every core.
+        settings = Settings(
+            env="test",
+            data_dir=Path(tmp),
+            secret_key="eval-" + "x" * 40,
+            ai_threads=os.cpu_count() or 1,
+        )
         url = settings.resolved_database_url
         migrate.upgrade(url)
         db = open_database(url, pool_size=4)

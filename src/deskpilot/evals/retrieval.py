@@ -124,7 +124,9 @@ def run(kb_path: Path, queries_path: Path, *, adapt: bool = True) -> dict[str, A
     report: dict[str, Any] = {"kb": str(kb_path), "queries": str(queries_path)}
     with sandbox() as box:
         with box.db.session(write=True) as session:
-            summary = import_path(session, box.ctx, kb_path, after_batch=session.commit)
+            summary = import_path(
+                session, box.ctx, kb_path, after_batch=session.commit, request_index=False
+            )
             session.commit()
         report["import"] = {"imported": summary.imported, "failed": summary.failed}
         started = time.perf_counter()

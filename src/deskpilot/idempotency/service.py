@@ -10,10 +10,12 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context
 from deskpilot.core.errors import Conflict, ValidationFailed
 from deskpilot.idempotency.models import IdempotencyKey
@@ -28,42 +30,58 @@ def request_fingerprint(payload: Any) -> str:
 class Claim:
     """Result of claiming a key: either `existing_id` is set, or the caller creates and calls `bind`."""
 
-    def __init__(self, row: IdempotencyKey | None, existing_id: int | None) -> None:
-        self._row = row
+    def __init__(
+        self, session: Session | None, key_id: int | None, existing_id: int | None
+    ) -> None:
+        self._session = session
+        self._key_id = key_id
         self.existing_id = existing_id
 
     def bind(self, resource_id: int) -> None:
-        if self._row is not None:
-            self._row.resource_id = resource_id
+        if self._session is not None and self._key_id is not None:
+            self._session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.id == self._key_id)
+                .values(resource_id=resource_id)
+            )
 
 
 def claim(session: Session, ctx: Context, *, scope: str, key: str | None, payload: Any) -> Claim:
+    """Insert the key, or learn that it exists: one `INSERT ... ON CONFLICT DO NOTHING`.
+
+    A concurrent request with the same key waits on the unique index until the first one commits
+    (PostgreSQL) or on the write lock (SQLite), then finds the committed row.
+    """
     if key is None:
-        return Claim(None, None)
+        return Claim(None, None, None)
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationFailed(
             "Invalid Idempotency-Key",
             details=[{"field": "Idempotency-Key", "message": f"1 to {MAX_KEY_LENGTH} characters"}],
         )
     fingerprint = request_fingerprint(payload)
+    # Keys are the client's: two users of one workspace may pick the same one independently.
+    scope = f"{scope}:user:{ctx.user_id}" if ctx.user_id is not None else f"{scope}:system"
+    values = {
+        "workspace_id": ctx.workspace_id,
+        "scope": scope,
+        "key": key,
+        "request_hash": fingerprint,
+        "user_id": ctx.user_id,
+        "created_at": utcnow(),
+    }
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    key_id = session.execute(
+        insert(IdempotencyKey)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["workspace_id", "scope", "key"])
+        .returning(IdempotencyKey.id)
+    ).scalar_one_or_none()
+    if key_id is not None:
+        return Claim(session, key_id, None)
     existing = _find(session, ctx, scope, key)
-    if existing is None:
-        row = IdempotencyKey(
-            workspace_id=ctx.workspace_id,
-            scope=scope,
-            key=key,
-            request_hash=fingerprint,
-            user_id=ctx.user_id,
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            existing = _find(session, ctx, scope, key)
-            if existing is None:  # pragma: no cover - the unique violation implies a row
-                raise
-        else:
-            return Claim(row, None)
+    if existing is None:  # pragma: no cover - the conflict implies a committed row
+        raise Conflict("Idempotency-Key could not be claimed, retry the request")
     if existing.request_hash != fingerprint:
         raise Conflict(
             "Idempotency-Key was already used with a different request body",
@@ -71,7 +89,7 @@ def claim(session: Session, ctx: Context, *, scope: str, key: str | None, payloa
         )
     if existing.resource_id is None:  # pragma: no cover - bound in the same transaction
         raise Conflict("A request with this Idempotency-Key is still being processed")
-    return Claim(None, existing.resource_id)
+    return Claim(None, None, existing.resource_id)
 
 
 def _find(session: Session, ctx: Context, scope: str, key: str) -> IdempotencyKey | None:

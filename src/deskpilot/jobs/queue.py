@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -86,7 +87,7 @@ def enqueue(session: Session, name: str, /, *, workspace_id: int | None, **args:
     if name not in JOBS:
         raise KeyError(f"unknown job {name!r}")
     # Round-trip through JSON so a job can only ever receive primitives, in tests as in production.
-    clean_args = json.loads(json.dumps(args))
+    clean_args = json.loads(json.dumps(args, allow_nan=False))
     spec = JOBS[name]
     job = Job(
         workspace_id=workspace_id,
@@ -140,24 +141,41 @@ def execute_job(job_id: int) -> str:
             return "skipped"
         if job.run_after > utcnow() + timedelta(seconds=1):
             return "not_due"
+        if job.attempts >= job.max_attempts:  # every earlier attempt killed its worker
+            job.status = "failed"
+            job.finished_at = utcnow()
+            job.last_error = job.last_error or "worker died while running this job"
+            session.commit()
+            return "failed"
+        # Count the attempt before running it, so a job that kills its worker still runs out.
+        job.attempts += 1
+        job.dispatched_at = utcnow()
+        session.commit()
+    with db.session(write=True) as session:
+        job = session.get(Job, job_id, with_for_update=True)
+        if job is None or job.status != "pending":
+            return "skipped"
+        name = job.name
         token = correlation_id.set(job.correlation_id)
         try:
             if spec is None:
-                raise LookupError(f"no handler registered for job {job.name!r}")
+                raise LookupError(f"no handler registered for job {name!r}")
             if spec.prepare is not None:
                 spec.handler(session, prepared=prepared, **_handler_kwargs(job))
             else:
                 spec.handler(session, **_handler_kwargs(job))
             job.status = "done"
-            job.attempts += 1
             job.finished_at = utcnow()
             job.last_error = None
             session.commit()
             return "done"
         except Exception as exc:
             session.rollback()
-            log.exception("job %s (%s) failed", job_id, job.name if job else "?")
-            return _record_failure(db, job_id, exc)
+            # Touching `job` here would reload it and reopen a write transaction (SQLite: the
+            # next write below then waits on this thread's own lock until busy_timeout).
+            log.exception("job %s (%s) failed", job_id, name)
+            session.close()
+            return _record_failure(db, job_id, exc, counted=True)
         finally:
             correlation_id.reset(token)
 
@@ -174,12 +192,13 @@ def backoff_seconds(attempts: int) -> float:
     return base * (0.75 + random.random() / 2)
 
 
-def _record_failure(db: Database, job_id: int, exc: Exception) -> str:
+def _record_failure(db: Database, job_id: int, exc: Exception, *, counted: bool = False) -> str:
     with db.session(write=True) as session:
         job = session.get(Job, job_id, with_for_update=True)
         if job is None:
             return "skipped"
-        job.attempts += 1
+        if not counted:
+            job.attempts += 1
         job.last_error = f"{type(exc).__name__}: {exc}"[:4000]
         if job.attempts >= job.max_attempts:
             job.status = "failed"
@@ -188,7 +207,8 @@ def _record_failure(db: Database, job_id: int, exc: Exception) -> str:
             return "failed"
         delay = backoff_seconds(job.attempts)
         job.run_after = utcnow() + timedelta(seconds=delay)
-        job.dispatched_at = utcnow()
+        # Counted from when it is due, so the sweeper does not re-dispatch a long backoff early.
+        job.dispatched_at = job.run_after
         after_commit(session, lambda: dispatch(job_id, delay))
         session.commit()
         return "retry"
@@ -254,6 +274,15 @@ class EmbeddedConsumer(Consumer):  # type: ignore[misc]
     def _set_signal_handlers(self) -> None:
         return None
 
+    def start(self) -> None:
+        super().start()
+        # Consumer.run() replaces dead workers; an embedded consumer is only start()ed.
+        threading.Thread(target=self._watch_workers, name="huey-health", daemon=True).start()
+
+    def _watch_workers(self) -> None:
+        while not self.stop_flag.wait(1.0):
+            self.check_worker_health()
+
 
 def start_consumer(workers: int, *, embedded: bool) -> Consumer:
     # A restarted embedded server re-dispatches everything still pending at once.
@@ -261,7 +290,14 @@ def start_consumer(workers: int, *, embedded: bool) -> Consumer:
     consumer_cls = EmbeddedConsumer if embedded else Consumer
     # SIGTERM (systemd, Kubernetes) lets running jobs finish instead of interrupting them.
     consumer = consumer_cls(
-        huey, workers=workers, worker_type="thread", periodic=True, graceful_signal="TERM"
+        huey,
+        workers=workers,
+        worker_type="thread",
+        periodic=True,
+        graceful_signal="TERM",
+        # Idle polling backs off to at most half a second: a job after a quiet spell (an AI
+        # answer, say) must not wait the default 10 s to be picked up.
+        max_delay=0.5,
     )
     if embedded:
         consumer.start()

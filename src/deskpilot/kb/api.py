@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
@@ -40,21 +40,14 @@ from deskpilot.kb.schemas import (
     VoteRequest,
 )
 from deskpilot.web.deps import AdminContext, CurrentContext, DbSession, StaffContext
-from deskpilot.web.params import IdPath, OptionalIdQuery
+from deskpilot.web.params import IdempotencyKey, IdPath, OptionalIdQuery, mark_created
+from deskpilot.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"], route_class=TransactionalRoute)
 VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 REPLAYED: dict[int | str, dict[str, Any]] = {
     200: {"description": "Replayed Idempotency-Key: the object created first"}
 }
-
-
-def _created(response: Response, created: bool, location: str) -> None:
-    if not created:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = location
 
 
 def article_read(session: Session, ctx: Context, article: Article) -> ArticleRead:
@@ -101,7 +94,7 @@ def create_category(
     category, created = categories.create_category(
         session, ctx, data, idempotency_key=idempotency_key
     )
-    _created(response, created, f"/api/v1/kb/categories/{category.id}")
+    mark_created(response, created, f"/api/v1/kb/categories/{category.id}")
     return CategoryRead.model_validate(category)
 
 
@@ -158,7 +151,7 @@ def create_article(
     idempotency_key: IdempotencyKey = None,
 ) -> ArticleRead:
     article, created = service.create_article(session, ctx, data, idempotency_key=idempotency_key)
-    _created(response, created, f"/api/v1/kb/articles/{article.id}")
+    mark_created(response, created, f"/api/v1/kb/articles/{article.id}")
     return article_read(session, ctx, article)
 
 

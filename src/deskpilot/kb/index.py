@@ -60,8 +60,10 @@ class IndexArrays:
     chunk_model: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     """Index into `models` per chunk: while re-embedding runs, a query is embedded once per model."""
     article_starts: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    bm25: sparse.csr_matrix = field(default_factory=lambda: sparse.csr_matrix((0, 1)))
+    bm25: sparse.csc_matrix = field(default_factory=lambda: sparse.csc_matrix((0, 1)))
     """Articles x terms BM25 weights (rows in `entries` order)."""
+    eligibility: dict[Any, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    """Filter -> article mask, filled by search as filters are used."""
 
 
 class WorkspaceIndex:
@@ -202,7 +204,8 @@ class WorkspaceIndex:
             chunk_article=np.repeat(np.arange(len(entries)), sizes),
             chunk_is_title=np.array([k == "title" for e in entries for k in e.kinds], dtype=bool),
             article_starts=starts,
-            bm25=bm25_matrix([e.terms for e in entries], len(self.terms.vocab)),
+            # Column-major: a query reads a few term columns across every article.
+            bm25=bm25_matrix([e.terms for e in entries], len(self.terms.vocab)).tocsc(),
         )
 
 

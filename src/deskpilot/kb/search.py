@@ -29,8 +29,8 @@ MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 50
 SNIPPET_CHARS = 280
 W_PASSAGE = 1.0
-W_TITLE = 0.5
-W_LEXICAL = 0.3
+W_TITLE = 1.0
+W_LEXICAL = 0.1
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,17 @@ def _blend(
 
 
 def _eligible(arrays: IndexArrays, f: SearchFilters) -> npt.NDArray[np.bool_]:
+    """Articles the filters allow; cached on the (immutable) arrays per distinct filter."""
+    cached = arrays.eligibility.get(f)
+    if cached is None:
+        cached = _compute_eligible(arrays, f)
+        if len(arrays.eligibility) > 64:
+            arrays.eligibility.clear()
+        arrays.eligibility[f] = cached
+    return cached
+
+
+def _compute_eligible(arrays: IndexArrays, f: SearchFilters) -> npt.NDArray[np.bool_]:
     return np.array(
         [
             e.status in f.statuses

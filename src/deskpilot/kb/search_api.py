@@ -15,9 +15,10 @@ from deskpilot.kb.search import SearchFilters, SearchResult
 from deskpilot.tickets import service as tickets_service
 from deskpilot.web.deps import CurrentContext, DbSession, StaffContext, get_database
 from deskpilot.web.params import IdPath, OptionalIdQuery
+from deskpilot.web.routing import TransactionalRoute
 from deskpilot.workspaces import service as workspaces_service
 
-router = APIRouter(prefix="/api/v1", tags=["kb search"])
+router = APIRouter(prefix="/api/v1", tags=["kb search"], route_class=TransactionalRoute)
 Source = Literal["api", "portal", "agent", "ai"]
 ArticleStatusName = Literal["draft", "in_review", "approved", "published"]
 SEARCH_ID_HEADER = "X-Search-Id"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -109,15 +109,15 @@ def roll_up_impressions(session: Session) -> int:
             .limit(ROLLUP_BATCH)
         )
     )
-    counts: Counter[tuple[int, object, int]] = Counter()
+    counts: Counter[tuple[int, date, int]] = Counter()
     for row in rows:
         for article_id in row.result_article_ids or []:
             counts[(row.workspace_id, row.created_at.date(), article_id)] += 1
         row.rolled_up = True
-    by_key: dict[tuple[int, object], dict[int, int]] = defaultdict(dict)
+    by_key: dict[tuple[int, date], dict[int, int]] = defaultdict(dict)
     for (workspace_id, day, article_id), n in counts.items():
         by_key[(workspace_id, day)][article_id] = n
     for (workspace_id, day), per_article in by_key.items():
         for article_id, n in per_article.items():
-            metrics.bump(session, workspace_id, [article_id], "impressions", by=n, day=day)  # type: ignore[arg-type]
+            metrics.bump(session, workspace_id, [article_id], "impressions", by=n, day=day)
     return len(rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
@@ -30,15 +30,21 @@ from deskpilot.tickets.schemas import (
     TicketUpdate,
 )
 from deskpilot.web.deps import CurrentContext, DbSession, StaffContext
-from deskpilot.web.params import IdPath, OptionalIdQuery
+from deskpilot.web.params import IdempotencyKey, IdPath, OptionalIdQuery, mark_created
+from deskpilot.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1", tags=["tickets"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+router = APIRouter(prefix="/api/v1", tags=["tickets"], route_class=TransactionalRoute)
 
 
 def ticket_detail(session: Session, ctx: Context, ticket: Ticket) -> TicketDetail:
     messages = [MessageRead.model_validate(m) for m in service.list_messages(session, ctx, ticket)]
-    return TicketDetail(**TicketRead.model_validate(ticket).model_dump(), messages=messages)
+    return _with_messages(ticket, messages)
+
+
+def _with_messages(ticket: Ticket, messages: list[MessageRead]) -> TicketDetail:
+    read = TicketRead.model_validate(ticket)
+    # Fields were validated just above: build the detail without validating them again.
+    return TicketDetail.model_construct(**dict(read), messages=messages)
 
 
 def _attachment_store(request: Request) -> AttachmentStore:
@@ -55,10 +61,9 @@ def create_ticket(
     idempotency_key: IdempotencyKey = None,
 ) -> TicketDetail:
     ticket, created = service.create_ticket(session, ctx, data, idempotency_key=idempotency_key)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
+    mark_created(response, created, f"/api/v1/tickets/{ticket.id}")
+    if created:  # a new ticket has no messages yet: answer without another query
+        return _with_messages(ticket, [])
     return ticket_detail(session, ctx, ticket)
 
 

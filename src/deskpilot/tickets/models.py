@@ -31,7 +31,9 @@ class Ticket(IdMixin, TimestampMixin, WorkspaceScoped, Base):
         Index("ix_tickets_ws_type", "workspace_id", "type"),
         Index("ix_tickets_ws_assignee", "workspace_id", "assignee_id"),
         Index("ix_tickets_ws_team", "workspace_id", "team_id"),
-        Index("ix_tickets_ws_requester", "workspace_id", "requester_id"),
+        Index(
+            "ix_tickets_ws_requester_created", "workspace_id", "requester_id", "created_at", "id"
+        ),
         Index("ix_tickets_ws_org", "workspace_id", "organization_id"),
     )
 
@@ -108,7 +110,7 @@ class TicketTag(IdMixin, WorkspaceScoped, Base):
     __tablename__ = "ticket_tags"
     __table_args__ = (
         UniqueConstraint("ticket_id", "tag"),
-        Index("ix_ticket_tags_ws_tag", "workspace_id", "tag"),
+        Index("ix_ticket_tags_ws_tag_ticket", "workspace_id", "tag", "ticket_id"),
     )
 
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
@@ -172,3 +174,5 @@ class TicketEvent(IdMixin, WorkspaceScoped, Base):
     new_value: Mapped[Any] = mapped_column(JsonValue, default=None, nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(lazy="raise")

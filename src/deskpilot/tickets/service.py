@@ -227,7 +227,8 @@ def _record(
 ) -> TicketEvent:
     event = TicketEvent(
         workspace_id=ctx.workspace_id,
-        ticket_id=ticket.id,
+        # By relationship, not id: a new ticket and its first event go out in one flush.
+        ticket=ticket,
         kind=kind,
         actor_type=ctx.actor_type.value,
         actor_user_id=ctx.user_id,
@@ -299,11 +300,12 @@ def create_ticket(
     ticket.tag_rows = [
         TicketTag(workspace_id=ctx.workspace_id, tag=t) for t in _normalize_tags(data.tags)
     ]
+    ticket.requester = requester
     session.add(ticket)
-    session.flush()
     _record(
         session, ctx, ticket, "created", meta={"channel": ticket.channel, "number": ticket.number}
     )
+    session.flush()
     claim.bind(ticket.id)
     return ticket, True
 
@@ -431,9 +433,9 @@ def _set_tags(session: Session, ctx: Context, ticket: Ticket, tags: list[str]) -
     wanted = set(tags)
     if current == wanted:
         return
-    ticket.tag_rows = [row for row in ticket.tag_rows if row.tag in wanted] + [
-        TicketTag(workspace_id=ctx.workspace_id, tag=t) for t in sorted(wanted - current)
-    ]
+    kept = [row for row in ticket.tag_rows if row.tag in wanted]
+    added = [TicketTag(workspace_id=ctx.workspace_id, tag=t) for t in wanted - current]
+    ticket.tag_rows = sorted(kept + added, key=lambda row: row.tag)
     _record(
         session,
         ctx,
@@ -614,11 +616,17 @@ def merge_tickets(session: Session, ctx: Context, source_id: int, target_id: int
             f"Ticket {target.id} was merged into {target.merged_into_id}; merge into that one",
             details={"merged_into_id": target.merged_into_id},
         )
+    # Another requester must not read this conversation on the target's public thread, so its
+    # messages arrive as internal notes when the requesters differ.
+    private = source.requester_id != target.requester_id
+    values: dict[str, Any] = {"ticket_id": target.id}
+    if private:
+        values["visibility"] = "internal"
     moved = (
         session.execute(
             update(Message)
             .where(Message.workspace_id == ctx.workspace_id, Message.ticket_id == source.id)
-            .values(ticket_id=target.id)
+            .values(**values)
             .returning(Message.id)
         )
         .scalars()
@@ -650,6 +658,7 @@ def merge_tickets(session: Session, ctx: Context, source_id: int, target_id: int
             "from_ticket_id": source.id,
             "from_number": source.number,
             "moved_message_ids": list(moved),
+            "made_internal": private,
         },
     )
     session.flush()

@@ -7,20 +7,24 @@ sent: a client never sees a 201 for data that failed to commit.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from typing import Annotated
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from deskpilot.auth import service as auth_service
 from deskpilot.core.context import Context
 from deskpilot.core.errors import PermissionDenied, Unauthorized
+from deskpilot.core.ids import hash_token
 from deskpilot.db.engine import Database
 from deskpilot.settings import Settings
 from deskpilot.web.sessions import CSRF_HEADER, SESSION_COOKIE, SessionCodec
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOKEN_CACHE_TTL = 5.0
 
 
 def get_settings(request: Request) -> Settings:
@@ -38,29 +42,36 @@ def get_session_codec(request: Request) -> SessionCodec:
     return codec
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's session. Routes built with `web.routing.TransactionalRoute` commit it in
+    their own worker thread; anything still open here is committed off the event loop."""
     db = get_database(request)
     session = db.session(write=request.method not in SAFE_METHODS)
     try:
         yield session
-        session.commit()
+        if session.in_transaction():
+            await run_in_threadpool(session.commit)
     except BaseException:
-        session.rollback()
+        if session.in_transaction():
+            await run_in_threadpool(session.rollback)
         raise
     finally:
-        session.close()
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_context(request: Request, session: DbSession) -> Context:
+async def get_context(request: Request) -> Context:
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, raw = authorization.partition(" ")
         if scheme.lower() != "bearer" or not raw.strip():
             raise Unauthorized("Use 'Authorization: Bearer <token>'")
-        return auth_service.context_for_token(session, raw.strip())
+        return await _token_context(request, raw.strip())
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         data = get_session_codec(request).read(cookie)
@@ -70,19 +81,63 @@ def get_context(request: Request, session: DbSession) -> Context:
             sent = request.headers.get(CSRF_HEADER, "")
             if not secrets.compare_digest(sent, data.csrf_token):
                 raise PermissionDenied("Missing or invalid CSRF token")
-        return auth_service.context_for_user(session, data.workspace_id, data.user_id)
+        return await run_in_threadpool(
+            _lookup, request, auth_service.context_for_user, data.workspace_id, data.user_id
+        )
     raise Unauthorized("Authentication required")
+
+
+def _lookup(request: Request, fn: Callable[..., Context], *args: Any) -> Context:
+    with get_database(request).session(write=False) as session:
+        return fn(session, *args)
+
+
+async def _token_context(request: Request, raw_token: str) -> Context:
+    """Token contexts are cached for a few seconds per process: most requests then need no
+    authentication query. A revoked or deactivated token stops working within TOKEN_CACHE_TTL."""
+    cache: TokenCache = request.app.state.token_cache
+    cached = cache.get(raw_token)
+    if cached is not None:
+        return cached
+    generation = auth_service.login_generation.value
+    ctx = await run_in_threadpool(_lookup, request, auth_service.context_for_token, raw_token)
+    cache.put(raw_token, ctx, generation)
+    return ctx
+
+
+class TokenCache:
+    def __init__(self, ttl_seconds: float = TOKEN_CACHE_TTL, max_entries: int = 10_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, int, Context]] = {}
+
+    def get(self, raw_token: str) -> Context | None:
+        hit = self._entries.get(hash_token(raw_token))
+        if hit is None:
+            return None
+        expires, generation, ctx = hit
+        if expires < time.monotonic() or generation != auth_service.login_generation.value:
+            return None
+        return ctx
+
+    def put(self, raw_token: str, ctx: Context, generation: int) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[hash_token(raw_token)] = (time.monotonic() + self.ttl, generation, ctx)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 CurrentContext = Annotated[Context, Depends(get_context)]
 
 
-def require_staff(ctx: CurrentContext) -> Context:
+async def require_staff(ctx: CurrentContext) -> Context:
     ctx.require_staff()
     return ctx
 
 
-def require_admin(ctx: CurrentContext) -> Context:
+async def require_admin(ctx: CurrentContext) -> Context:
     ctx.require_admin()
     return ctx
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deskpilot.core.errors import DomainError
@@ -58,6 +59,12 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return error_response(422, "validation_error", "Request validation failed", details)
+
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (out of range, bad encoding) is the client's input.
+        log.warning("database rejected a value: %s", str(exc.orig).splitlines()[0])
+        return error_response(422, "validation_error", "A value was rejected by the database")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from deskpilot.web.asgi import replay, send_json_error
 
 
 class BodySizeLimitMiddleware:
@@ -50,17 +49,7 @@ class BodySizeLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(b"".join(chunks), receive), send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -74,22 +63,10 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    body: dict[str, Any] = {
-        "error": {
-            "code": "payload_too_large",
-            "message": f"Request body exceeds the limit of {limit} bytes",
-            "details": {"limit_bytes": limit},
-        }
-    }
-    raw = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(raw)).encode()),
-            ],
-        }
+    await send_json_error(
+        send,
+        413,
+        "payload_too_large",
+        f"Request body exceeds the limit of {limit} bytes",
+        {"limit_bytes": limit},
     )
-    await send({"type": "http.response.body", "body": raw})

@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from deskpilot.web.deps import AdminContext, DbSession, StaffContext
-from deskpilot.web.params import IdPath
+from deskpilot.web.params import IdempotencyKey, IdPath, mark_created
+from deskpilot.web.routing import TransactionalRoute
 from deskpilot.workspaces import service
 from deskpilot.workspaces.models import Team
 from deskpilot.workspaces.schemas import TeamCreate, TeamList, TeamRead, TeamUpdate
 
-router = APIRouter(prefix="/api/v1", tags=["teams"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+router = APIRouter(prefix="/api/v1", tags=["teams"], route_class=TransactionalRoute)
 TeamId = IdPath
 UserId = IdPath
 
@@ -68,10 +68,7 @@ def create_team(
     team, created = service.create_team_with_key(
         session, ctx, data, idempotency_key=idempotency_key
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/v1/teams/{team.id}"
+    mark_created(response, created, f"/api/v1/teams/{team.id}")
     return team_read(session, ctx, team)
 
 
