@@ -16,10 +16,6 @@ def _normalise(path: str) -> str:
 
 def test_every_api_route_is_documented(app: FastAPI) -> None:
     documented = {_normalise(p) for p in re.findall(r"(/api/v1/[^\s`|]*)", DOC.read_text())}
-    served = {
-        _normalise(path)
-        for path in app.openapi()["paths"]
-        if path.startswith("/api/v1/")
-    }
+    served = {_normalise(path) for path in app.openapi()["paths"] if path.startswith("/api/v1/")}
     missing = sorted(served - documented)
     assert missing == [], f"document these routes in docs/api.md: {missing}"
