@@ -24,6 +24,7 @@ from deskpilot.core.context import Context
 from deskpilot.core.errors import ValidationFailed
 from deskpilot.kb.index import IndexArrays, registry
 from deskpilot.kb.lexical import WORD_RE, tokenize
+from deskpilot.tickets import service as tickets_service
 
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 50
@@ -265,3 +266,16 @@ def ticket_query(subject: str, description: str, latest_customer_message: str | 
     """Subject plus what the customer said last: the question as it stands now."""
     body = latest_customer_message if latest_customer_message else description
     return " ".join(f"{subject}. {body}".split())[:MAX_QUERY_CHARS]
+
+
+def suggest_for_ticket(
+    session: Session, ctx: Context, ticket_id: int, *, limit: int = 5
+) -> SearchResult:
+    """Articles for the agent console: searched with the ticket's current question."""
+    ctx.require_staff()
+    ticket = tickets_service.get_ticket(session, ctx, ticket_id)
+    messages = tickets_service.list_messages(session, ctx, ticket)
+    latest = next((m.body for m in reversed(messages) if m.author_type == "customer"), None)
+    return search(
+        session, ctx, ticket_query(ticket.subject, ticket.description, latest), limit=limit
+    )

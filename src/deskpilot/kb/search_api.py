@@ -163,10 +163,6 @@ def suggested_articles(
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> list[SearchHitRead]:
     """Articles for the agent console, from the subject and the latest customer message."""
-    ticket = tickets_service.get_ticket(session, ctx, ticket_id)
-    messages = tickets_service.list_messages(session, ctx, ticket)
-    latest = next((m.body for m in reversed(messages) if m.author_type == "customer"), None)
-    query = kb_search.ticket_query(ticket.subject, ticket.description, latest)
-    result = kb_search.search(session, ctx, query, limit=limit)
+    result = kb_search.suggest_for_ticket(session, ctx, ticket_id, limit=limit)
     _logged(request, ctx, result, "agent", response)
     return [SearchHitRead.model_validate(hit) for hit in result.hits]
