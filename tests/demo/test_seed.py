@@ -25,7 +25,7 @@ from deskpilot.demo.seed import (
     status_path,
     ticket_specs,
 )
-from deskpilot.tickets import service as tickets_service
+from deskpilot.tickets import listing as tickets_listing
 from deskpilot.tickets.lifecycle import TRANSITIONS, Channel, Priority, Status, TicketType
 from deskpilot.tickets.models import Message, Ticket, TicketEvent
 from deskpilot.workspaces import service as workspaces_service
@@ -158,8 +158,8 @@ def test_demo_logins_work_and_customers_see_only_their_tickets(
     for email in portal:
         ctx = auth_service.authenticate(session, DEMO_SLUG, email, DEMO_PASSWORD)
         assert ctx.role == Role.customer
-        visible, _ = tickets_service.list_tickets(
-            session, ctx, tickets_service.TicketFilters(), limit=100
+        visible, _ = tickets_listing.list_tickets(
+            session, ctx, tickets_listing.TicketFilters(), limit=100
         )
         expected = [s for s in ticket_specs() if s["requester"] == email]
         assert len(visible) == len(expected) > 0

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from deskpilot.tickets import service
+from deskpilot.tickets import listing, service
 from deskpilot.tickets.attachments import AttachmentStore
 from deskpilot.tickets.lifecycle import Channel, Priority, Status, TicketType
 from deskpilot.tickets.models import Ticket
@@ -83,11 +83,11 @@ def list_tickets(
     tag: Annotated[str | None, Query(max_length=64)] = None,
     created_after: AwareDatetime | None = None,
     created_before: AwareDatetime | None = None,
-    sort: str = service.DEFAULT_SORT,
+    sort: str = listing.DEFAULT_SORT,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> TicketList:
-    filters = service.TicketFilters(
+    filters = listing.TicketFilters(
         status=status_,
         priority=priority,
         type=[t.value for t in type_],
@@ -101,7 +101,7 @@ def list_tickets(
         created_after=created_after,
         created_before=created_before,
     )
-    rows, next_cursor = service.list_tickets(
+    rows, next_cursor = listing.list_tickets(
         session, ctx, filters, sort=sort, limit=limit, cursor=cursor
     )
     return TicketList(items=[TicketRead.model_validate(t) for t in rows], next_cursor=next_cursor)
