@@ -25,6 +25,7 @@ from deskpilot.demo.seed import (
     status_path,
     ticket_specs,
 )
+from deskpilot.kb import search as kb_search
 from deskpilot.tickets import listing as tickets_listing
 from deskpilot.tickets.lifecycle import TRANSITIONS, Channel, Priority, Status, TicketType
 from deskpilot.tickets.models import Message, Ticket, TicketEvent
@@ -178,6 +179,16 @@ def test_seeding_an_existing_demo_conflicts_and_restores_the_clock(
 
 
 # --- status paths --------------------------------------------------------------------------------
+
+
+def test_the_help_center_has_published_searchable_articles(
+    session: Session, seeded: DemoSummary
+) -> None:
+    assert seeded.articles >= 10
+    visitor = Context(workspace_id=seeded.workspace_id, user_id=None, role=Role.customer)
+    hits = kb_search.search(session, visitor, "I forgot my password and cannot sign in").hits
+    assert hits
+    assert hits[0].external_id == "reset-password"
 
 
 def test_status_path_is_legal_and_shortest() -> None:

@@ -9,12 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deskpilot.core.clock import set_clock
-from tests.factories import use_fast_password_hashing
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fast_password_hashing(monkeypatch)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from deskpilot.core.clock import set_clock, utcnow
 from deskpilot.core.context import Context, Role
 from deskpilot.customers import service as customers_service
 from deskpilot.customers.schemas import ContactCreate, OrganizationCreate
+from deskpilot.kb.importer import import_path
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.lifecycle import TRANSITIONS, Status
 from deskpilot.tickets.schemas import MessageCreate, TicketCreate, TicketUpdate
@@ -33,6 +35,7 @@ from deskpilot.workspaces.models import Workspace
 from deskpilot.workspaces.schemas import TeamCreate
 
 DEMO_SLUG = "demo"
+ARTICLES = "articles.jsonl"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented sign-in for the local demo
 HISTORY_DAYS = 31
 # How long after the last activity an implicit status change happens (closing waits for the
@@ -66,6 +69,7 @@ class DemoSummary:
     organizations: int
     contacts: int
     tickets: int
+    articles: int
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -156,6 +160,11 @@ class _Seeder:
         for spec in specs:
             if spec.get("merge_into"):
                 self._merge(spec)
+        self.at(self.now - timedelta(days=HISTORY_DAYS - 1))
+        # The help-center articles go in through the normal importer; they are indexed by jobs
+        # once the demo's transaction commits.
+        articles = Path(str(resources.files("deskpilot.demo").joinpath(ARTICLES)))
+        imported = import_path(self.session, self.system, articles)
         return DemoSummary(
             workspace_id=ws.id,
             members=len(self.staff) + len(self.portal),
@@ -163,6 +172,7 @@ class _Seeder:
             organizations=len(orgs),
             contacts=len(self.contacts),
             tickets=len(self.tickets),
+            articles=imported.imported,
         )
 
     # --- directory -------------------------------------------------------------------------------
