@@ -14,7 +14,7 @@ from deskpilot.db.engine import Database
 from deskpilot.kb import service
 from deskpilot.kb.content import ArticleStatus
 from deskpilot.kb.index import registry
-from deskpilot.kb.indexing import stale_article_ids
+from deskpilot.kb.indexing import bump_index_version, stale_article_ids
 from deskpilot.kb.models import Article, KbChunk
 from deskpilot.kb.schemas import ArticleUpdate
 from deskpilot.kb.search import SearchFilters, highlight, search
@@ -230,3 +230,20 @@ def test_indexed_articles_record_the_model_and_version(db: Database, acme_kb: li
     assert {c.embedding_model for c in chunks} == {"all-MiniLM-L6-v2"}
     assert {c.embedding_dim for c in chunks} == {384}
     assert next(c.kind for c in sorted(chunks, key=lambda c: c.ordinal)) == "title"
+
+
+def test_a_missing_adapted_model_degrades_search_instead_of_failing(
+    db: Database, personas: Personas, acme_kb: list[int]
+) -> None:
+    ws = personas.ann.workspace_id
+    with db.session(write=True) as s:
+        s.execute(
+            update(KbChunk)
+            .where(KbChunk.workspace_id == ws, KbChunk.article_id == acme_kb[0])
+            .values(embedding_model="all-MiniLM-L6-v2@ws1-gone")
+        )
+        s.execute(update(Article).where(Article.id == acme_kb[0]).values(index_stamp=999))
+        bump_index_version(s, ws, "all-MiniLM-L6-v2")
+        s.commit()
+    hits = ids_for(db, personas.ann.ctx, "change the card for my subscription")
+    assert hits[0] == "billing"

@@ -10,6 +10,7 @@ the choice and the numbers behind it.
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from deskpilot.kb.index import IndexArrays, registry
 from deskpilot.kb.lexical import WORD_RE, tokenize
 from deskpilot.tickets import service as tickets_service
 
+log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 50
 SNIPPET_CHARS = 280
@@ -120,7 +122,7 @@ def search(
     eligible = _eligible(arrays, effective)
     if not eligible.any():
         return SearchResult(query)
-    qvecs = [embedder_for_model(model).embed([query])[0] for model in arrays.models]
+    qvecs = [_embed_query(embedder_for_model, model, query) for model in arrays.models]
     scores = score_articles(arrays, qvecs, tokenize(query), index.terms.lookup)
     blended = _blend(scores, eligible, weights)
     order = np.argsort(-blended)[: int(min(limit, eligible.sum()))]
@@ -137,20 +139,34 @@ class ArticleScores:
     chunk_dense: npt.NDArray[np.float32]
 
 
+def _embed_query(
+    embedder_for_model: Callable[[str], Embedder], model: str, query: str
+) -> npt.NDArray[np.float32] | None:
+    """The query in one model's space, or None if that model's files are gone: its chunks then
+    count as unrelated until the stale sweep re-embeds them, instead of failing the search."""
+    try:
+        vectors: npt.NDArray[np.float32] = embedder_for_model(model).embed([query])
+        return vectors[0]
+    except FileNotFoundError:
+        log.error("embedding model %s is missing; its chunks are skipped until re-embedded", model)
+        return None
+
+
 def score_articles(
     arrays: IndexArrays,
-    qvecs: Sequence[npt.NDArray[np.float32]],
+    qvecs: Sequence[npt.NDArray[np.float32] | None],
     query_tokens: Sequence[str],
     lookup: Callable[[Sequence[str]], npt.NDArray[np.int64]],
 ) -> ArticleScores:
     """Per-article signals; `qvecs` holds the query embedded by each model in `arrays.models`."""
-    if len(qvecs) == 1:
+    if len(qvecs) == 1 and qvecs[0] is not None:
         dense = arrays.vectors @ qvecs[0]
     else:
-        dense = np.empty(len(arrays.chunk_model), dtype=np.float32)
+        dense = np.full(len(arrays.chunk_model), -1.0, dtype=np.float32)
         for model, qvec in enumerate(qvecs):
-            mask = arrays.chunk_model == model
-            dense[mask] = arrays.vectors[mask] @ qvec
+            if qvec is not None:
+                mask = arrays.chunk_model == model
+                dense[mask] = arrays.vectors[mask] @ qvec
     cols = lookup(query_tokens)
     if len(cols):
         lexical = np.asarray(arrays.bm25[:, cols].sum(axis=1)).ravel().astype(np.float32)
