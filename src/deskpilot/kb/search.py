@@ -145,8 +145,8 @@ def _embed_query(
     """The query in one model's space, or None if that model's files are gone: its chunks then
     count as unrelated until the stale sweep re-embeds them, instead of failing the search."""
     try:
-        vectors: npt.NDArray[np.float32] = embedder_for_model(model).embed([query])
-        return vectors[0]
+        vectors = embedder_for_model(model).embed([query])
+        return np.asarray(vectors[0], dtype=np.float32)
     except FileNotFoundError:
         log.error("embedding model %s is missing; its chunks are skipped until re-embedded", model)
         return None
