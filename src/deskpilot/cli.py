@@ -16,6 +16,7 @@ from deskpilot import __version__
 from deskpilot.auth import service as auth_service
 from deskpilot.auth.models import Membership
 from deskpilot.bootstrap import configure_runtime
+from deskpilot.cli_ai import ai
 from deskpilot.cli_common import command_transaction, load_cli_settings, safe_url
 from deskpilot.cli_kb import eval_group, kb
 from deskpilot.core.context import Context, Role
@@ -235,10 +236,12 @@ def demo(if_empty: bool) -> None:
     if summary is not None:
         click.echo(
             f"Seeded workspace {seed.DEMO_SLUG!r}: {summary['organizations']} organizations, "
-            f"{summary['contacts']} contacts, {summary['tickets']} tickets."
+            f"{summary['contacts']} contacts, {summary['tickets']} tickets, "
+            f"{summary['articles']} help-center articles."
         )
     click.echo(seed.credentials_text(settings.base_url))
 
 
 main.add_command(kb)
 main.add_command(eval_group)
+main.add_command(ai)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from deskpilot import __version__
+from deskpilot.ai.api import router as ai_router
 from deskpilot.auth.api import router as auth_router
 from deskpilot.auth.users_api import router as users_router
 from deskpilot.bootstrap import configure_runtime
@@ -119,6 +120,7 @@ def create_app(
         tickets_router,
         kb_search_router,
         kb_router,
+        ai_router,
     ):
         app.include_router(router)
     return app

@@ -1,5 +1,6 @@
 """Imports every domain's tables so metadata is complete (Alembic, schema checks, tests)."""
 
+from deskpilot.ai.models import AiClassifier
 from deskpilot.auth.models import ApiToken, Membership, User
 from deskpilot.customers.models import Contact, Organization
 from deskpilot.db.base import Base
@@ -23,6 +24,7 @@ from deskpilot.workspaces.models import Team, TeamMember, Workspace
 metadata = Base.metadata
 
 __all__ = [
+    "AiClassifier",
     "ApiToken",
     "Article",
     "ArticleDailyMetric",

@@ -28,6 +28,7 @@ from tests.factories import Persona, Personas, api_ticket, use_fast_password_has
 
 API = "/api/v1"
 MISSING_ID = 987_654_321
+ACME_CLASSIFIER = "acme-intents"
 MARKERS = (
     "@acme.example.com",
     "acme-confidential",
@@ -80,6 +81,7 @@ ID_PARAMS: dict[str, Callable[[AcmeWorld], int]] = {
     "article_id": lambda w: w.article_id,
     "version": lambda w: 1,
     "search_id": lambda w: w.search_id,
+    "name": lambda w: ACME_CLASSIFIER,
 }
 """Path parameter name -> the id of an acme object of that kind."""
 
@@ -103,6 +105,7 @@ BODIES: dict[tuple[str, str], Callable[[AcmeWorld], dict[str, Any]]] = {
     ("POST", f"{API}/kb/searches/{{search_id}}/ticket"): lambda w: {
         "ticket_id": w.globex_ticket_id
     },
+    ("POST", f"{API}/ai/classifiers/{{name}}/predict"): lambda w: {"texts": ["refund please"]},
 }
 """(method, path) -> a body that would succeed if the object were globex's own."""
 
@@ -143,6 +146,7 @@ def build_acme(client: TestClient, personas: Personas, db: Database) -> AcmeWorl
     assert message.status_code == 201, message.text
     assert ticket["organization_id"] == organization_id
     category_id, article_id, search_id = build_acme_kb(client, personas)
+    build_acme_classifier(client, personas)
     return AcmeWorld(
         ticket_id=ticket["id"],
         message_id=message.json()["id"],
@@ -187,6 +191,21 @@ def build_acme_kb(client: TestClient, personas: Personas) -> tuple[int, int, int
         assert search.status_code == 200, search.text
         assert [hit["article_id"] for hit in search.json()] == [article_id], query
     return category.json()["id"], article_id, int(search.headers["x-search-id"])
+
+
+def build_acme_classifier(client: TestClient, personas: Personas) -> None:
+    """An acme intent classifier whose labels are markers."""
+    examples = [
+        {"text": f"{word} request {n}", "label": label}
+        for n in range(3)
+        for word, label in (("refund", "acme-only-tag"), ("password", "acme-secret-note"))
+    ]
+    r = client.post(
+        f"{API}/ai/classifiers",
+        json={"name": ACME_CLASSIFIER, "examples": examples},
+        headers=personas.acme_owner.headers,
+    )
+    assert r.status_code == 201, r.text
 
 
 @dataclass(frozen=True)

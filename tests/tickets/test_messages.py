@@ -188,8 +188,11 @@ def test_dangerous_html_never_reaches_body_html(
         st.one_of(
             st.sampled_from(PAYLOADS),
             st.sampled_from(["*", "[", "](", ")", "\n", "`", "<", ">", '"']),
-            # NUL is left out here: it is a storage bug of its own (tests/web/test_errors.py).
-            st.text(st.characters(exclude_characters="\x00"), max_size=8),
+            # NUL and lone surrogates cannot be stored as text; the API refuses them at the
+            # edge (tests/web/test_errors.py), so services never see them.
+            st.text(
+                st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=8
+            ),
         ),
         min_size=1,
         max_size=8,

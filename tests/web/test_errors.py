@@ -290,6 +290,31 @@ _BASE_TICKET = {"subject": "x", "requester": {"email": "nul@example.com"}}
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [b'"a\\ud800b"', b'"\\udc00"', b'"x\\uD83D"'],
+)
+def test_an_unpaired_surrogate_is_a_422_on_every_database(
+    client: TestClient, personas: Personas, raw: bytes
+) -> None:
+    body = b'{"subject": ' + raw + b', "requester": {"email": "s@example.com"}}'
+    r = client.post(
+        TICKETS, content=body, headers={**personas.ann.headers, "Content-Type": "application/json"}
+    )
+    error_of(r, 422, "validation_error")
+
+
+def test_a_real_emoji_written_as_a_surrogate_pair_is_fine(
+    client: TestClient, personas: Personas
+) -> None:
+    body = b'{"subject": "Thanks \\ud83d\\ude00", "requester": {"email": "s@example.com"}}'
+    r = client.post(
+        TICKETS, content=body, headers={**personas.ann.headers, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["subject"] == "Thanks \U0001f600"
+
+
+@pytest.mark.parametrize(
     ("method", "url", "body", "params"),
     [
         ("POST", TICKETS, {**_BASE_TICKET, "subject": "a\x00b"}, None),

@@ -24,9 +24,7 @@ _NINO = re.compile(
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![:\w])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![:\w])")
 # Dots are left out of the general shape (versions and IPs use them); "415.555.2671" is its own.
-_PHONE = re.compile(
-    r"(?<![\w+.])(?:\+?\d[\d ()-]{6,}\d|\d{3}\.\d{3}\.\d{4})(?!\w|\.\d)"
-)
+_PHONE = re.compile(r"(?<![\w+.])(?:\+?\d[\d ()-]{6,}\d|\d{3}\.\d{3}\.\d{4})(?!\w|\.\d)")
 PLACEHOLDER = re.compile(r"\[(EMAIL|CARD|IBAN|NATIONAL_ID|IP|PHONE)_(\d+)\]")
 
 

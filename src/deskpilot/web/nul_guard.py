@@ -1,4 +1,4 @@
-"""Reject U+0000 in query strings and JSON bodies with a 422.
+"""Reject U+0000 and unpaired UTF-16 surrogates in query strings and JSON bodies with a 422.
 
 PostgreSQL cannot store NUL in text while SQLite can; refusing it at the edge gives the same
 answer on every database instead of a driver error deep inside a transaction.
@@ -14,6 +14,13 @@ from deskpilot.web.asgi import replay, send_json_error
 
 # A JSON \u0000 escape, i.e. one not itself preceded by an escaping backslash.
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or the reverse: half a character,
+# which no database can store as text.
+_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_LONE_SURROGATE = re.compile(
+    rb"(?<!\\)(?:\\\\)*(?:" + _HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH[2:] + rb")" + _LOW + rb")"
+)
 _QUERY_NUL = re.compile(rb"%00|\x00")
 
 
@@ -40,7 +47,7 @@ class NulGuardMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if b"\x00" in body or _JSON_NUL.search(body):
+        if b"\x00" in body or _JSON_NUL.search(body) or _LONE_SURROGATE.search(body):
             await _reject(send, "body")
             return
         await self.app(scope, replay(body, receive), send)
@@ -58,6 +65,6 @@ async def _reject(send: Send, where: str) -> None:
         send,
         422,
         "validation_error",
-        "NUL characters are not allowed in text",
-        [{"field": where, "message": "contains a NUL (U+0000) character"}],
+        "NUL characters and unpaired surrogates are not allowed in text",
+        [{"field": where, "message": "contains a NUL (U+0000) or an unpaired surrogate"}],
     )
