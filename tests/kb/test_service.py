@@ -19,7 +19,7 @@ from deskpilot.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from deskpilot.kb import service
+from deskpilot.kb import history, service
 from deskpilot.kb.content import TRANSITIONS, ArticleStatus
 from deskpilot.kb.models import Article, ArticleEvent, ArticleRevision
 from deskpilot.kb.schemas import ArticleUpdate
@@ -61,7 +61,7 @@ def test_create_makes_a_draft_with_a_first_revision_an_event_and_an_index_reques
     assert article.tags == ["login", "sso"]
     assert article.author_user_id == personas.ann.user_id
     assert article.body_html == "<p>Open <strong>Settings</strong>.</p>\n"
-    revisions = service.list_revisions(session, ann, article.id)
+    revisions = history.list_revisions(session, ann, article.id)
     assert [(r.version, r.title, r.actor_user_id) for r in revisions] == [
         (1, "Reset your password", personas.ann.user_id)
     ]
@@ -159,17 +159,17 @@ def test_content_edits_store_revisions_with_the_new_content_version(
     edit(session, ann, article, tags=["only-tags"])  # indexed, but not content: no revision
     edit(session, ann, article, summary="A summary")
     assert article.content_version == 4
-    revisions = service.list_revisions(session, ann, article.id)
+    revisions = history.list_revisions(session, ann, article.id)
     assert [(r.version, r.title, r.actor_user_id) for r in revisions] == [
         (1, "Reset your password", personas.ann.user_id),
         (2, "New title", personas.bob.user_id),
         (4, "New title", personas.ann.user_id),
     ]
-    assert service.get_revision(session, ann, article.id, 1).body == "first body"
-    assert service.get_revision(session, ann, article.id, 2).body == "second body"
-    assert service.get_revision(session, ann, article.id, 4).summary == "A summary"
+    assert history.get_revision(session, ann, article.id, 1).body == "first body"
+    assert history.get_revision(session, ann, article.id, 2).body == "second body"
+    assert history.get_revision(session, ann, article.id, 4).summary == "A summary"
     with pytest.raises(NotFound):
-        service.get_revision(session, ann, article.id, 3)
+        history.get_revision(session, ann, article.id, 3)
     edited = [e for e in events(session, article) if e.kind == "edited"]
     assert edited[0].old_value == {"title": "Reset your password", "body": {"revision": 1}}
     assert edited[0].new_value == {"title": "New title", "body": {"revision": 2}}
@@ -203,7 +203,7 @@ def test_an_edit_that_changes_nothing_records_nothing(session: Session, personas
     edit(session, personas.ann.ctx, article, title=article.title, tags=["A"], body=article.body)
     assert article.content_version == 1
     assert [e.kind for e in events(session, article)] == ["created"]
-    assert len(service.list_revisions(session, personas.ann.ctx, article.id)) == 1
+    assert len(history.list_revisions(session, personas.ann.ctx, article.id)) == 1
 
 
 def test_changing_the_category_reindexes(session: Session, personas: Personas) -> None:
@@ -338,7 +338,7 @@ def test_agents_cannot_edit_approved_or_later_but_admins_can(
     edit(session, personas.acme_admin.ctx, article, body="admin fix")
     assert (article.body, article.status) == ("admin fix", status)
     assert (
-        service.get_revision(session, personas.ann.ctx, article.id, article.content_version).status
+        history.get_revision(session, personas.ann.ctx, article.id, article.content_version).status
         == status
     )
 
@@ -414,7 +414,7 @@ def test_another_workspace_sees_nothing(session: Session, personas: Personas) ->
         with pytest.raises(NotFound):
             service.get_article(session, ctx, article.id)
         with pytest.raises(NotFound):
-            service.list_revisions(session, ctx, article.id)
+            history.list_revisions(session, ctx, article.id)
         with pytest.raises(NotFound):
             service.transition_article(session, ctx, article.id, S.archived)
         with pytest.raises(NotFound):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from deskpilot.kb import categories, feedback, service
+from deskpilot.kb import categories, feedback, history, service
 from deskpilot.kb.content import ArticleStatus, Visibility
 from deskpilot.kb.models import Article
 from deskpilot.kb.schemas import (
@@ -192,7 +192,7 @@ def set_related(
 
 @router.get("/articles/{article_id}/revisions", response_model=RevisionList)
 def list_revisions(article_id: IdPath, session: DbSession, ctx: StaffContext) -> RevisionList:
-    revisions = service.list_revisions(session, ctx, article_id)
+    revisions = history.list_revisions(session, ctx, article_id)
     return RevisionList(items=[RevisionSummary.model_validate(r) for r in revisions])
 
 
@@ -200,12 +200,12 @@ def list_revisions(article_id: IdPath, session: DbSession, ctx: StaffContext) ->
 def get_revision(
     article_id: IdPath, version: VersionPath, session: DbSession, ctx: StaffContext
 ) -> RevisionRead:
-    return RevisionRead.model_validate(service.get_revision(session, ctx, article_id, version))
+    return RevisionRead.model_validate(history.get_revision(session, ctx, article_id, version))
 
 
 @router.get("/articles/{article_id}/events", response_model=ArticleEventList)
 def list_events(article_id: IdPath, session: DbSession, ctx: StaffContext) -> ArticleEventList:
-    events = service.list_events(session, ctx, article_id)
+    events = history.list_events(session, ctx, article_id)
     return ArticleEventList(items=[ArticleEventRead.model_validate(e) for e in events])
 
 

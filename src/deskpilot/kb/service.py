@@ -158,43 +158,6 @@ def related_articles(session: Session, ctx: Context, article: Article) -> list[A
     return list(session.scalars(stmt.order_by(ArticleRelation.id)))
 
 
-def list_revisions(session: Session, ctx: Context, article_id: int) -> list[ArticleRevision]:
-    ctx.require_staff()
-    article = get_article(session, ctx, article_id)
-    return list(
-        session.scalars(
-            scoped(ctx, ArticleRevision)
-            .where(ArticleRevision.article_id == article.id)
-            .order_by(ArticleRevision.version)
-        )
-    )
-
-
-def get_revision(session: Session, ctx: Context, article_id: int, version: int) -> ArticleRevision:
-    ctx.require_staff()
-    article = get_article(session, ctx, article_id)
-    revision = session.scalars(
-        scoped(ctx, ArticleRevision).where(
-            ArticleRevision.article_id == article.id, ArticleRevision.version == version
-        )
-    ).one_or_none()
-    if revision is None:
-        raise NotFound(f"Article {article_id} has no revision {version}")
-    return revision
-
-
-def list_events(session: Session, ctx: Context, article_id: int) -> list[ArticleEvent]:
-    ctx.require_staff()
-    article = get_article(session, ctx, article_id)
-    return list(
-        session.scalars(
-            scoped(ctx, ArticleEvent)
-            .where(ArticleEvent.article_id == article.id)
-            .order_by(ArticleEvent.id)
-        )
-    )
-
-
 # --- the one write path for article changes ------------------------------------------------------
 
 
