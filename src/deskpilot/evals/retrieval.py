@@ -178,4 +178,10 @@ def format_report(report: dict[str, Any]) -> str:
         )
     if "adapted" in report:
         lines.append(f"adaptation training: {report['adapted']['training_seconds']} s")
+    shipped = report.get("adapted", report["base"])["hybrid"]
+    which = "KB-adapted model" if "adapted" in report else "built-in model (--no-adapt)"
+    lines.append(
+        f"=> hybrid search as a workspace runs it ({which}): P@1 {shipped['p_at_1']:.3f}, "
+        f"MRR {shipped['mrr']:.3f}, Recall@5 {shipped['recall_at_5']:.3f}"
+    )
     return "\n".join(lines)
