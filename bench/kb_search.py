@@ -39,9 +39,9 @@ from deskpilot.db.engine import open_database
 from deskpilot.kb.importer import import_path
 from deskpilot.kb.index import registry
 from deskpilot.kb.indexing import (
+    PreparedArticle,
     all_indexable_ids,
     apply_prepared,
-    bump_index_version,
     chunk_article,
     prepare_articles,
 )
@@ -186,43 +186,41 @@ def all_indexable_ids_of(db: Any, workspace_id: int) -> list[int]:
 def fill_with_sampled_vectors(
     db: Any, workspace_id: int, article_ids: list[int], rng: random.Random
 ) -> None:
-    """Real chunks for `article_ids`, with vectors drawn from already embedded chunks plus noise."""
+    """Real chunks for `article_ids`, with vectors drawn from already embedded chunks plus noise,
+    written by the index's own write path (`apply_prepared`)."""
     with db.session(write=False) as s:
-        pool = [
-            np.frombuffer(blob, dtype=np.float32)
-            for blob in s.scalars(
-                select(KbChunk.embedding).where(KbChunk.workspace_id == workspace_id)
-            )
-        ]
+        pool = np.vstack(
+            [
+                np.frombuffer(blob, dtype=np.float32)
+                for blob in s.scalars(
+                    select(KbChunk.embedding).where(KbChunk.workspace_id == workspace_id)
+                )
+            ]
+        )
     noise = np.random.default_rng(rng.randint(0, 2**31))
+    model = default_embedder().name
     for start in range(0, len(article_ids), 500):
         batch = article_ids[start : start + 500]
-        with db.session(write=True) as s:
+        with db.session(write=False) as s:
             articles = s.scalars(select(Article).where(Article.id.in_(batch))).all()
+            items = []
             for article in articles:
-                for draft in chunk_article(article):
-                    vector = pool[rng.randrange(len(pool))] + noise.normal(0, 0.02, 384).astype(
-                        np.float32
+                drafts = chunk_article(article)
+                vectors = pool[noise.integers(0, len(pool), len(drafts))]
+                vectors = vectors + noise.normal(0, 0.02, vectors.shape).astype(np.float32)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                items.append(
+                    PreparedArticle(
+                        article.id,
+                        article.content_version,
+                        False,
+                        drafts,
+                        vectors.astype(np.float32),
+                        model,
                     )
-                    vector /= np.linalg.norm(vector)
-                    s.add(
-                        KbChunk(
-                            workspace_id=workspace_id,
-                            article_id=article.id,
-                            ordinal=draft.ordinal,
-                            kind=draft.kind,
-                            heading_path=draft.heading_path,
-                            text=draft.text,
-                            token_count=draft.words,
-                            embedding=vector.astype(np.float32).tobytes(),
-                            embedding_model=default_embedder().name,
-                            embedding_dim=384,
-                        )
-                    )
-                article.indexed_version = article.content_version
-            stamp = bump_index_version(s, workspace_id, default_embedder().name)
-            for article in articles:
-                article.index_stamp = stamp
+                )
+        with db.session(write=True) as s:
+            apply_prepared(s, workspace_id, items)
             s.commit()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from deskpilot.bootstrap import configure_runtime
 from deskpilot.core.errors import DomainError
-from deskpilot.db.engine import open_database
+from deskpilot.db.engine import Database, open_database
 from deskpilot.settings import Settings, load_settings
 
 
@@ -58,5 +58,16 @@ def command_transaction(settings: Settings) -> Iterator[Session]:
             f"{type(exc).__name__}: {str(exc).splitlines()[0]}\n"
             "Is the database reachable and migrated? Run `deskpilot db upgrade`."
         ) from exc
+    finally:
+        db.dispose()
+
+
+@contextmanager
+def runtime_database(settings: Settings) -> Iterator[Database]:
+    """The database with jobs registered and run immediately, for commands that do the work."""
+    db = open_database(settings.resolved_database_url, pool_size=2)
+    configure_runtime(settings, db, queue_mode="immediate")
+    try:
+        yield db
     finally:
         db.dispose()

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import click
 
-from deskpilot.bootstrap import configure_runtime
-from deskpilot.cli_common import command_transaction, load_cli_settings
+from deskpilot.cli_common import command_transaction, load_cli_settings, runtime_database
 from deskpilot.core.context import Context
-from deskpilot.db.engine import open_database
 from deskpilot.workspaces import service as workspaces_service
 
 
@@ -38,12 +36,8 @@ def kb_import(path: Path, slug: str) -> None:
             after_batch=session.commit,
             request_index=False,
         )
-    db = open_database(settings.resolved_database_url, pool_size=2)
-    configure_runtime(settings, db, queue_mode="immediate")
-    try:
+    with runtime_database(settings) as db:
         indexed = reindex_workspace(db, workspace.id, only_stale=True)
-    finally:
-        db.dispose()
     click.echo(f"indexed {indexed} articles")
     for where, message in summary.errors:
         click.echo(f"{where}: {message}", err=True)
@@ -63,12 +57,8 @@ def kb_reindex(slug: str, stale_only: bool) -> None:
     settings = load_cli_settings()
     with command_transaction(settings) as session:
         workspace_id = workspaces_service.require_workspace_by_slug(session, slug).id
-    db = open_database(settings.resolved_database_url, pool_size=2)
-    configure_runtime(settings, db, queue_mode="immediate")
-    try:
+    with runtime_database(settings) as db:
         count = reindex_workspace(db, workspace_id, only_stale=stale_only)
-    finally:
-        db.dispose()
     click.echo(f"indexed {count} articles")
 
 
@@ -82,9 +72,7 @@ def kb_adapt(slug: str) -> None:
     settings = load_cli_settings()
     with command_transaction(settings) as session:
         workspace_id = workspaces_service.require_workspace_by_slug(session, slug).id
-    db = open_database(settings.resolved_database_url, pool_size=2)
-    configure_runtime(settings, db, queue_mode="immediate")
-    try:
+    with runtime_database(settings) as db:
         with db.session(write=False) as session:
             model = train_workspace_model(session, workspace_id)
         if model is None:
@@ -93,8 +81,6 @@ def kb_adapt(slug: str) -> None:
             switch_workspace_model(session, workspace_id, model)
             session.commit()
         count = reindex_workspace(db, workspace_id, only_stale=True)
-    finally:
-        db.dispose()
     click.echo(f"workspace {slug} now uses {model}; re-embedded {count} articles")
 
 

@@ -18,9 +18,5 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_secret(nbytes: int = 32) -> str:
-    return secrets.token_urlsafe(nbytes)
-
-
 MAX_DB_ID = 2**63 - 1
 """Largest id any supported database stores; bigger ids are rejected as input errors, not 500s."""

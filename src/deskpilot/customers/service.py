@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,18 +71,6 @@ def find_or_create_contact(
             raise
         return existing
     return contact
-
-
-def get_contact_ids_for_organization(
-    session: Session, ctx: Context, organization_id: int
-) -> list[int]:
-    return list(
-        session.scalars(
-            select(Contact.id).where(
-                Contact.workspace_id == ctx.workspace_id, Contact.organization_id == organization_id
-            )
-        )
-    )
 
 
 def get_organization(

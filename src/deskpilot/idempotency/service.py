@@ -11,13 +11,12 @@ import json
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context
 from deskpilot.core.errors import Conflict, ValidationFailed
+from deskpilot.db.upsert import insert_for
 from deskpilot.idempotency.models import IdempotencyKey
 
 MAX_KEY_LENGTH = 255
@@ -70,9 +69,8 @@ def claim(session: Session, ctx: Context, *, scope: str, key: str | None, payloa
         "user_id": ctx.user_id,
         "created_at": utcnow(),
     }
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     key_id = session.execute(
-        insert(IdempotencyKey)
+        insert_for(session, IdempotencyKey)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["workspace_id", "scope", "key"])
         .returning(IdempotencyKey.id)

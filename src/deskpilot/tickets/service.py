@@ -55,15 +55,6 @@ def get_ticket(
     return ticket
 
 
-def get_ticket_by_number(session: Session, ctx: Context, number: int) -> Ticket:
-    ticket = session.scalars(
-        visible(ctx, scoped(ctx, Ticket).where(Ticket.number == number))
-    ).one_or_none()
-    if ticket is None:
-        raise NotFound(f"Ticket #{number} not found")
-    return ticket
-
-
 def list_messages(session: Session, ctx: Context, ticket: Ticket) -> list[Message]:
     stmt = scoped(ctx, Message).where(Message.ticket_id == ticket.id)
     if not ctx.is_staff:

@@ -26,6 +26,27 @@ async def send_json_error(
     await send({"type": "http.response.body", "body": raw})
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
+    """The whole request body (None if the client went away); BodyTooLarge past `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 def replay(body: bytes, receive: Receive) -> Receive:
     """A `receive` that hands the app an already-read body, then defers to the real one."""
     sent = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from deskpilot.web.asgi import replay, send_json_error
+from deskpilot.web.asgi import BodyTooLarge, read_body, replay, send_json_error
 
 
 class BodySizeLimitMiddleware:
@@ -35,21 +35,13 @@ class BodySizeLimitMiddleware:
                 return
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _send_413(send, limit)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, replay(b"".join(chunks), receive), send)
+        try:
+            body = await read_body(receive, limit)
+        except BodyTooLarge:
+            await _send_413(send, limit)
+            return
+        if body is not None:
+            await self.app(scope, replay(body, receive), send)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -10,7 +10,7 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from deskpilot.web.asgi import replay, send_json_error
+from deskpilot.web.asgi import read_body, replay, send_json_error
 
 # A JSON \u0000 escape, i.e. one not itself preceded by an escaping backslash.
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
@@ -38,15 +38,9 @@ class NulGuardMiddleware:
         if not _is_json(scope):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await read_body(receive)
+        if body is None:
+            return
         if b"\x00" in body or _JSON_NUL.search(body) or _LONE_SURROGATE.search(body):
             await _reject(send, "body")
             return
