@@ -4,6 +4,7 @@ from deskpilot.ai.models import AiClassifier
 from deskpilot.auth.models import ApiToken, Membership, User
 from deskpilot.customers.models import Contact, Organization
 from deskpilot.db.base import Base
+from deskpilot.escalations.models import Escalation
 from deskpilot.idempotency.models import IdempotencyKey
 from deskpilot.jobs.models import Job
 from deskpilot.kb.models import (
@@ -18,13 +19,20 @@ from deskpilot.kb.models import (
     KbIndexState,
     SearchLog,
 )
+from deskpilot.llm.models import AiProviderSettings, AiUsage
 from deskpilot.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketTag
+from deskpilot.triage.models import AiCalibrator, AiDecision, AiPolicy
 from deskpilot.workspaces.models import Team, TeamMember, Workspace
 
 metadata = Base.metadata
 
 __all__ = [
+    "AiCalibrator",
     "AiClassifier",
+    "AiDecision",
+    "AiPolicy",
+    "AiProviderSettings",
+    "AiUsage",
     "ApiToken",
     "Article",
     "ArticleDailyMetric",
@@ -35,6 +43,7 @@ __all__ = [
     "Attachment",
     "Base",
     "Contact",
+    "Escalation",
     "IdempotencyKey",
     "Job",
     "KbCategory",

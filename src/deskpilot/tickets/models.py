@@ -78,6 +78,8 @@ class Ticket(IdMixin, TimestampMixin, WorkspaceScoped, Base):
     ai_decision: Mapped[str | None] = mapped_column(String(16), default=None)
     ai_model: Mapped[str | None] = mapped_column(String(120), default=None)
     ai_ran_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Predicted type, priority and category: {"type": {"label", "confidence"}, ...}.
+    ai_classification: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     requester: Mapped[Contact | None] = relationship(lazy="selectin")
     tag_rows: Mapped[list[TicketTag]] = relationship(
@@ -101,6 +103,7 @@ class Ticket(IdMixin, TimestampMixin, WorkspaceScoped, Base):
             "decision": self.ai_decision,
             "model": self.ai_model,
             "ran_at": self.ai_ran_at,
+            "classification": self.ai_classification,
         }
 
 

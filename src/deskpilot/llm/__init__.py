@@ -1,0 +1,1 @@
+"""Language-model providers: per-workspace settings, adapters, retries, fallback, usage accounting."""
