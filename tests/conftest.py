@@ -30,6 +30,10 @@ from deskpilot.settings import Settings, normalize_database_url
 from tests.factories import Personas, make_personas, use_fast_password_hashing
 from tests.fakes import HashingEmbedder
 
+# The AI pipeline would answer every ticket a test creates; tests that exercise it ask for the
+# `ai_pipeline` fixture.
+os.environ["DESKPILOT_AI_PIPELINE"] = "false"
+
 TEST_DATABASE_URL = os.environ.get("DESKPILOT_TEST_DATABASE_URL", "sqlite")
 IS_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
 TEST_SECRET = "test-secret-key-" + "x" * 32
@@ -133,6 +137,16 @@ def settings(tmp_path: Path, db: Database) -> Settings:
 @pytest.fixture
 def app(settings: Settings, db: Database) -> FastAPI:
     return create_app(settings, db=db, queue_mode="immediate", start_worker=False)
+
+
+@pytest.fixture
+def ai_pipeline(app: FastAPI) -> Iterator[None]:
+    """Run the AI engine on new tickets and customer replies, as production does."""
+    from deskpilot.triage import pipeline
+
+    pipeline.set_enabled(True)
+    yield
+    pipeline.set_enabled(False)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from deskpilot.bootstrap import configure_runtime
 from deskpilot.cli_ai import ai
 from deskpilot.cli_common import command_transaction, load_cli_settings, safe_url
 from deskpilot.cli_kb import eval_group, kb
+from deskpilot.cli_triage import ai_answer  # noqa: F401 - registers the engine's commands
 from deskpilot.core.context import Context, Role
 from deskpilot.core.errors import NotFound
 from deskpilot.db import migrate
@@ -234,6 +235,10 @@ def demo(if_empty: bool) -> None:
         else:
             summary = seed.seed_demo(session).as_dict()
     if summary is not None:
+        from deskpilot.ai import ticket_models
+
+        # Train the default ticket type/priority models now rather than on the first ticket.
+        ticket_models.warm_up()
         click.echo(
             f"Seeded workspace {seed.DEMO_SLUG!r}: {summary['organizations']} organizations, "
             f"{summary['contacts']} contacts, {summary['tickets']} tickets, "

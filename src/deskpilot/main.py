@@ -18,12 +18,16 @@ from deskpilot.auth.users_api import router as users_router
 from deskpilot.bootstrap import configure_runtime
 from deskpilot.customers.api import router as customers_router
 from deskpilot.db.engine import Database, open_database
+from deskpilot.escalations.api import router as escalations_router
 from deskpilot.jobs import queue
 from deskpilot.kb.api import router as kb_router
 from deskpilot.kb.search_api import router as kb_search_router
+from deskpilot.llm.api import router as llm_router
 from deskpilot.settings import Settings
 from deskpilot.tickets.api import router as tickets_router
 from deskpilot.tickets.attachments import AttachmentStore
+from deskpilot.triage.api import router as triage_router
+from deskpilot.triage.policy_api import router as ai_policy_router
 from deskpilot.web.deps import TokenCache
 from deskpilot.web.errors import install_error_handlers
 from deskpilot.web.limits import BodySizeLimitMiddleware
@@ -118,9 +122,13 @@ def create_app(
         workspaces_router,
         customers_router,
         tickets_router,
+        escalations_router,
         kb_search_router,
         kb_router,
         ai_router,
+        llm_router,
+        ai_policy_router,
+        triage_router,
     ):
         app.include_router(router)
     return app

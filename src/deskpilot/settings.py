@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = 8
     ai_threads: int = Field(default=1, ge=1, le=64)
     """CPU threads for local model inference; one per request keeps latency steady under load."""
+    ai_pipeline: bool = True
+    """Run the AI engine on new tickets and customer replies (workspaces can still opt out)."""
     session_cookie_secure: bool = False
     session_max_age_seconds: int = 14 * 24 * 3600
 

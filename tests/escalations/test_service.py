@@ -80,11 +80,13 @@ def test_ai_escalation_routes_the_ticket_and_records_why(
     assert (ticket.team_id, ticket.status) == (billing, "in_progress")
     # Both changes went through the ticket service, so the audit trail has them, by the AI.
     trail = tickets_service.list_events(session, ann, ticket.id)
-    assert [(e.kind, e.new_value, e.meta.get("reason")) for e in trail[-2:]] == [
+    assert [(e.kind, e.new_value, e.meta.get("reason")) for e in trail[-3:]] == [
         ("team_changed", billing, None),
         ("status_changed", "in_progress", "escalated"),
+        ("escalated", None, "low_confidence"),
     ]
-    assert {e.actor_type for e in trail[-2:]} == {"ai"}
+    assert trail[-1].meta["escalation_id"] == escalation.id
+    assert {e.actor_type for e in trail[-3:]} == {"ai"}
 
 
 @pytest.mark.parametrize(
@@ -113,9 +115,11 @@ def test_status_moves_to_in_progress_unless_someone_is_already_working(
 
     assert ticket.status == after.value
     trail = tickets_service.list_events(session, ann, ticket.id)[trail_before:]
-    assert [(e.kind, e.meta.get("reason")) for e in trail] == (
-        [(kind, "escalated")] if kind else []
-    )
+    status_events = [(kind, "escalated")] if kind else []
+    assert [(e.kind, e.meta.get("reason")) for e in trail] == [
+        *status_events,
+        ("escalated", "manual"),
+    ]
 
 
 def test_without_a_team_the_escalation_targets_the_tickets_team(

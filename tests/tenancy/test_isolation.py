@@ -66,6 +66,8 @@ class AcmeWorld:
     article_id: int
     search_id: int
     globex_ticket_id: int
+    escalation_id: int
+    decision_id: int
 
 
 ID_PARAMS: dict[str, Callable[[AcmeWorld], int]] = {
@@ -81,7 +83,9 @@ ID_PARAMS: dict[str, Callable[[AcmeWorld], int]] = {
     "article_id": lambda w: w.article_id,
     "version": lambda w: 1,
     "search_id": lambda w: w.search_id,
+    "escalation_id": lambda w: w.escalation_id,
     "name": lambda w: ACME_CLASSIFIER,
+    "decision_id": lambda w: w.decision_id,
 }
 """Path parameter name -> the id of an acme object of that kind."""
 
@@ -106,6 +110,9 @@ BODIES: dict[tuple[str, str], Callable[[AcmeWorld], dict[str, Any]]] = {
         "ticket_id": w.globex_ticket_id
     },
     ("POST", f"{API}/ai/classifiers/{{name}}/predict"): lambda w: {"texts": ["refund please"]},
+    ("POST", f"{API}/tickets/{{ticket_id}}/escalations"): lambda w: {"reason": "manual"},
+    ("POST", f"{API}/escalations/{{escalation_id}}/resolve"): lambda w: {"resolution": "duplicate"},
+    ("POST", f"{API}/tickets/{{ticket_id}}/ai-confirmation"): lambda w: {"solved": False},
 }
 """(method, path) -> a body that would succeed if the object were globex's own."""
 
@@ -147,6 +154,14 @@ def build_acme(client: TestClient, personas: Personas, db: Database) -> AcmeWorl
     assert ticket["organization_id"] == organization_id
     category_id, article_id, search_id = build_acme_kb(client, personas)
     build_acme_classifier(client, personas)
+    escalation = client.post(
+        f"{API}/tickets/{ticket['id']}/escalations", json={"note": "acme-secret-note"}, headers=ann
+    )
+    assert escalation.status_code == 201, escalation.text
+    decision = client.post(
+        f"{API}/ai/answer", json={"question": "acme-confidential restart guide"}, headers=ann
+    )
+    assert decision.status_code == 200, decision.text
     return AcmeWorld(
         ticket_id=ticket["id"],
         message_id=message.json()["id"],
@@ -160,6 +175,8 @@ def build_acme(client: TestClient, personas: Personas, db: Database) -> AcmeWorl
         article_id=article_id,
         search_id=search_id,
         globex_ticket_id=api_ticket(client, personas.gina, subject="globex own")["id"],
+        escalation_id=escalation.json()["id"],
+        decision_id=decision.json()["decision_id"],
     )
 
 

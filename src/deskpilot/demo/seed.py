@@ -30,6 +30,7 @@ from deskpilot.kb.importer import import_path
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.lifecycle import TRANSITIONS, Status
 from deskpilot.tickets.schemas import MessageCreate, TicketCreate, TicketUpdate
+from deskpilot.triage import pipeline
 from deskpilot.workspaces import service as workspaces_service
 from deskpilot.workspaces.models import Workspace
 from deskpilot.workspaces.schemas import TeamCreate
@@ -119,10 +120,12 @@ def status_path(current: Status, target: Status) -> list[Status]:
 def seed_demo(session: Session, *, now: datetime | None = None) -> DemoSummary:
     """Create the demo workspace and everything in it. Raises Conflict if it already exists."""
     seeder = _Seeder(session, now or utcnow())
-    try:
-        return seeder.run()
-    finally:
-        set_clock(None)
+    # The sample tickets are history, already handled by the demo's agents: the AI stays out.
+    with pipeline.suspended():
+        try:
+            return seeder.run()
+        finally:
+            set_clock(None)
 
 
 class _Seeder:

@@ -56,6 +56,9 @@ class SearchHit:
     dense: float
     """Cosine similarity of the best passage: an absolute signal the AI's confidence can use."""
     lexical: float
+    title_dense: float = 0.0
+    # The best passage in full (plain text, not escaped): what an answer is composed from.
+    passage: str = ""
 
 
 @dataclass
@@ -254,6 +257,8 @@ def _hit(
         chunk_id=entry.chunk_ids[best],
         dense=round(float(scores.passage[position]), 4),
         lexical=round(float(scores.lexical[position]), 4),
+        title_dense=round(float(scores.title[position]), 4),
+        passage=entry.texts[best],
     )
 
 

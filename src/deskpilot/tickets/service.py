@@ -170,7 +170,16 @@ def create_ticket(
     )
     session.flush()
     claim.bind(ticket.id)
+    _request_ai(session, ctx, ticket, None)
     return ticket, True
+
+
+def _request_ai(session: Session, ctx: Context, ticket: Ticket, message_id: int | None) -> None:
+    """Queue the AI pipeline for what the customer just said (it runs after this commit)."""
+    # Imported here: the AI engine builds on tickets, so tickets may not import it at load time.
+    from deskpilot.triage.pipeline import request_triage
+
+    request_triage(session, ctx, ticket, message_id)
 
 
 def _customer_contact(session: Session, ctx: Context) -> Any:
@@ -348,7 +357,14 @@ def change_status(
     ticket.updated_at = now
 
 
-def add_message(session: Session, ctx: Context, ticket_id: int, data: MessageCreate) -> Message:
+def add_message(
+    session: Session,
+    ctx: Context,
+    ticket_id: int,
+    data: MessageCreate,
+    *,
+    ai_meta: dict[str, Any] | None = None,
+) -> Message:
     ticket = get_ticket(session, ctx, ticket_id, for_update=True)
     _refuse_if_merged(ticket)
     if ctx.role == Role.customer:
@@ -372,6 +388,7 @@ def add_message(session: Session, ctx: Context, ticket_id: int, data: MessageCre
         channel=ticket.channel,
         body=data.body,
         body_html=render_markdown(data.body),
+        ai_meta=ai_meta,
         created_at=now,
     )
     session.add(message)
@@ -388,6 +405,8 @@ def add_message(session: Session, ctx: Context, ticket_id: int, data: MessageCre
     _after_message(session, ctx, ticket, author_type, data.visibility, now)
     ticket.updated_at = now
     session.flush()
+    if author_type == "customer":
+        _request_ai(session, ctx, ticket, message.id)
     session.refresh(message, ["attachments"])
     return message
 
@@ -526,3 +545,73 @@ def merge_tickets(session: Session, ctx: Context, source_id: int, target_id: int
     )
     session.flush()
     return target
+
+
+def record_ai_verdict(
+    session: Session,
+    ctx: Context,
+    ticket: Ticket,
+    *,
+    decision: str,
+    confidence: float,
+    model: str,
+    classification: dict[str, Any] | None,
+    rule: str,
+) -> None:
+    """Stamp the AI's latest verdict on the ticket (shown in lists and the ticket header)."""
+    old = ticket.ai_decision
+    ticket.ai_decision = decision
+    ticket.ai_confidence = confidence
+    ticket.ai_model = model[:120]
+    ticket.ai_classification = classification
+    ticket.ai_ran_at = utcnow()
+    _record(
+        session,
+        ctx,
+        ticket,
+        "ai_decided",
+        field="ai_decision",
+        old=old,
+        new=decision,
+        meta={"confidence": confidence, "rule": rule, "model": model},
+    )
+
+
+def apply_ai_fields(
+    session: Session, ctx: Context, ticket: Ticket, changes: dict[str, Any]
+) -> None:
+    """Copy AI predictions (type, category, priority) onto the ticket, one audit event each."""
+    for name in ("type", "category", "priority"):
+        if name in changes and getattr(ticket, name) != changes[name]:
+            _record(
+                session,
+                ctx,
+                ticket,
+                _SIMPLE_FIELDS[name],
+                field=name,
+                old=getattr(ticket, name),
+                new=changes[name],
+                meta={"source": "ai_prediction"},
+            )
+            setattr(ticket, name, changes[name])
+    ticket.updated_at = utcnow()
+
+
+def record_escalation(
+    session: Session,
+    ctx: Context,
+    ticket: Ticket,
+    *,
+    escalation_id: int,
+    reason: str,
+    team_id: int | None,
+) -> TicketEvent:
+    """The ticket was handed to humans (`deskpilot.escalations`): one event per hand-off."""
+    ticket.updated_at = utcnow()
+    return _record(
+        session,
+        ctx,
+        ticket,
+        "escalated",
+        meta={"escalation_id": escalation_id, "reason": reason, "team_id": team_id},
+    )
