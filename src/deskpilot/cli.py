@@ -84,6 +84,10 @@ def worker(threads: int) -> None:
     try:
         configure_runtime(settings, db, queue_mode="redis")
         consumer = queue.start_consumer(threads, embedded=False)
+        if settings.ai_pipeline:
+            from deskpilot.triage import pipeline
+
+            pipeline.warm_up_in_background()
         click.echo(f"Worker consuming jobs from {safe_url(settings.redis_url)}", err=True)
         consumer.run()
     except SQLAlchemyError as exc:

@@ -26,6 +26,7 @@ from deskpilot.llm.api import router as llm_router
 from deskpilot.settings import Settings
 from deskpilot.tickets.api import router as tickets_router
 from deskpilot.tickets.attachments import AttachmentStore
+from deskpilot.triage import pipeline
 from deskpilot.triage.api import router as triage_router
 from deskpilot.triage.policy_api import router as ai_policy_router
 from deskpilot.web.deps import TokenCache
@@ -67,6 +68,8 @@ def create_app(
             if run_worker
             else None
         )
+        if consumer is not None and settings.ai_pipeline:
+            pipeline.warm_up_in_background()
         try:
             yield
         finally:

@@ -92,12 +92,11 @@ def test_a_confident_answer_is_posted_and_resolves_the_ticket(
     assert "ai_decided" in kinds
 
 
-def test_a_reply_after_an_auto_resolve_marks_the_answer_reopened_and_runs_again(
+def test_saying_an_auto_resolved_answer_failed_reopens_and_hands_off(
     client: TestClient, db: Database, personas: Personas
 ) -> None:
     set_policy(db, personas.acme_admin, **ALWAYS_RESOLVE)
     created = carol_ticket(client, personas)
-    set_policy(db, personas.acme_admin, **NEVER_ANSWER)
     response = client.post(
         f"/api/v1/tickets/{created['id']}/messages",
         json={"body": "That did not work, the link is expired."},
@@ -105,6 +104,27 @@ def test_a_reply_after_an_auto_resolve_marks_the_answer_reopened_and_runs_again(
     )
     assert response.status_code == 201
 
+    [decision] = decisions(db, created["id"])
+    assert decision.outcome == "reopened"
+    with db.session(write=False) as s:
+        [escalation] = s.scalars(select(Escalation).where(Escalation.ticket_id == created["id"]))
+    assert escalation.decision_id == decision.id
+    ticket = ticket_row(db, created["id"])
+    assert ticket.status == "in_progress"
+    assert ticket.reopened_count == 1
+
+
+def test_a_new_message_after_an_auto_resolve_runs_the_engine_again(
+    client: TestClient, db: Database, personas: Personas
+) -> None:
+    set_policy(db, personas.acme_admin, **ALWAYS_RESOLVE)
+    created = carol_ticket(client, personas)
+    set_policy(db, personas.acme_admin, **NEVER_ANSWER)
+    response = client.post(
+        f"/api/v1/tickets/{created['id']}/messages",
+        json={"body": "The reset email never arrives in my inbox, I checked spam as well."},
+        headers=personas.carol.headers,
+    )
     first, second = decisions(db, created["id"])
     assert first.outcome == "reopened"
     assert second.decision == "escalate"
@@ -264,3 +284,50 @@ def test_another_workspace_never_gets_acme_articles(
     # Globex has no help center: nothing to cite, so no answer at all.
     assert decision.citations == []
     assert decision.decision != "resolve"
+
+
+def test_a_plain_yes_reply_confirms_and_resolves(
+    client: TestClient, db: Database, personas: Personas
+) -> None:
+    set_policy(db, personas.acme_admin, **ALWAYS_CONFIRM)
+    created = carol_ticket(client, personas)
+    client.post(
+        f"/api/v1/tickets/{created['id']}/messages",
+        json={"body": "Yes, that worked. Thanks!"},
+        headers=personas.carol.headers,
+    )
+    [decision] = decisions(db, created["id"])  # a yes is an outcome, not a new question
+    assert decision.outcome == "confirmed"
+    assert ticket_row(db, created["id"]).status == "resolved"
+
+
+def test_a_plain_no_reply_hands_off(client: TestClient, db: Database, personas: Personas) -> None:
+    set_policy(db, personas.acme_admin, **ALWAYS_CONFIRM)
+    created = carol_ticket(client, personas)
+    client.post(
+        f"/api/v1/tickets/{created['id']}/messages",
+        json={"body": "No, it didn't work."},
+        headers=personas.carol.headers,
+    )
+    [decision] = decisions(db, created["id"])
+    assert decision.outcome == "rejected"
+    with db.session(write=False) as s:
+        [escalation] = s.scalars(select(Escalation).where(Escalation.ticket_id == created["id"]))
+    assert escalation.reason == "low_confidence"
+    assert ticket_row(db, created["id"]).status == "in_progress"
+
+
+def test_a_new_question_after_an_answer_is_a_new_turn(
+    client: TestClient, db: Database, personas: Personas
+) -> None:
+    set_policy(db, personas.acme_admin, **ALWAYS_CONFIRM)
+    created = carol_ticket(client, personas)
+    client.post(
+        f"/api/v1/tickets/{created['id']}/messages",
+        json={"body": "Thanks. Also, where can I download my invoices as PDF?"},
+        headers=personas.carol.headers,
+    )
+    first, second = decisions(db, created["id"])
+    assert first.outcome == "rejected"
+    assert second.decision == "confirm"
+    assert second.citations[0]["external_id"] == "invoices"

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deskpilot.triage import signals
 from deskpilot.triage.signals import MAX_CHARS, content_words, is_vague, negativity, wants_human
 
 ASKS_FOR_A_PERSON = [
@@ -163,3 +164,25 @@ def test_huge_input_is_cut_not_crashed() -> None:
     text = "agent please " + "x" * (MAX_CHARS * 5)
     assert wants_human(text)
     assert 0.0 <= negativity("terrible " * 100_000) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("yes", True),
+        ("Yes, thanks!", True),
+        ("yes it worked", True),
+        ("That worked, thank you so much", True),
+        ("problem solved", True),
+        ("no", False),
+        ("No, it didn't work.", False),
+        ("still broken", False),
+        ("not really, the link expires", False),
+        ("Yes but now I have another question about invoices and exports", None),
+        ("how do I export data?", None),
+        ("", None),
+        ("yes " * 20, None),
+    ],
+)
+def test_confirmation_reads_plain_yes_and_no(text: str, expected: bool | None) -> None:
+    assert signals.confirmation(text) is expected

@@ -17,6 +17,7 @@ human owns the conversation) or a newer customer message exists (its own job ans
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from deskpilot.ai import ticket_models
+from deskpilot.ai.embeddings import default_embedder
 from deskpilot.core.context import ActorType, Context
 from deskpilot.escalations import service as escalations_service
 from deskpilot.jobs.queue import enqueue
@@ -32,7 +35,7 @@ from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.lifecycle import Priority, Status
 from deskpilot.tickets.models import Message, Ticket
 from deskpilot.tickets.schemas import MessageCreate
-from deskpilot.triage import engine
+from deskpilot.triage import engine, signals
 from deskpilot.triage import service as triage_service
 from deskpilot.triage.answering import Turn
 from deskpilot.triage.models import AiDecision, AiPolicy
@@ -66,6 +69,22 @@ def suspended() -> Iterator[None]:
         yield
     finally:
         _enabled = before
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Load the embedder and the ticket classifiers now: the first load takes seconds (imports,
+    weights), which would otherwise land on the first ticket after every start."""
+
+    def load() -> None:
+        try:
+            default_embedder().embed(["warm up"])
+            ticket_models.warm_up()
+        except Exception:  # a warm-up failure must not stop the worker; the first job retries
+            log.exception("AI warm-up failed; models load on first use instead")
+
+    thread = threading.Thread(target=load, name="ai-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def policy_allows(session: Session, workspace_id: int) -> bool:
@@ -143,6 +162,21 @@ def _already_decided(session: Session, ticket_id: int, message_id: int | None) -
     return bool(session.scalar(stmt))
 
 
+def _confirmation(
+    history: list[AiDecision], messages: list[Message], message_id: int | None
+) -> bool | None:
+    """The customer's plain yes or no to the AI's latest answer, if this message is one."""
+    if message_id is None or not history:
+        return None
+    latest = history[-1]
+    if latest.decision not in triage_service.ANSWERED or latest.outcome is not None:
+        return None
+    message = next((m for m in messages if m.id == message_id), None)
+    if message is None or latest.reply_message_id is None or message.id < latest.reply_message_id:
+        return None
+    return signals.confirmation(message.body)
+
+
 def prepare(
     session: Session, *, workspace_id: int, ticket_id: int, message_id: int | None
 ) -> dict[str, Any]:
@@ -162,6 +196,13 @@ def prepare(
     if not policy.auto_reply_enabled:
         return {"skip": "disabled"}
     history = triage_service.ticket_decisions(session, ctx, ticket_id)
+    answer = _confirmation(history, messages, message_id)
+    if answer is not None:
+        return {
+            "confirmation": answer,
+            "decision_id": history[-1].id,
+            "last_message_id": messages[-1].id if messages else None,
+        }
     question = _question(ticket, messages, history, policy)
     run = engine.run(session, ctx, question, policy=policy, record_usage=False)
     return {"run": run, "last_message_id": messages[-1].id if messages else None}
@@ -185,6 +226,13 @@ def apply(
     # Someone wrote while the engine ran, or another worker already acted: let that stand.
     if latest_id != prepared["last_message_id"] or _already_decided(session, ticket_id, message_id):
         log.info("AI triage of ticket %s skipped: the conversation moved on", ticket_id)
+        return
+    if "confirmation" in prepared:
+        decision = session.get(AiDecision, prepared["decision_id"])
+        if decision is not None and decision.outcome is None:
+            triage_service.apply_confirmation(
+                session, ctx, ticket, decision, solved=prepared["confirmation"]
+            )
         return
     run: engine.EngineRun = prepared["run"]
     _copy_predictions(session, ctx, ticket, run)
@@ -261,8 +309,8 @@ def _copy_predictions(
 
 def _close_previous_answers(session: Session, ctx: Context, ticket_id: int, current: int) -> None:
     """A new customer message after an AI answer means that answer did not settle it."""
-    previous = triage_service.latest_answer(session, ctx, ticket_id)
-    if previous is not None and previous.id != current and previous.outcome is None:
+    previous = triage_service.latest_answer(session, ctx, ticket_id, before=current)
+    if previous is not None and previous.outcome is None:
         triage_service.set_outcome(
             previous, "reopened" if previous.decision == "resolve" else "rejected"
         )

@@ -17,6 +17,7 @@ from deskpilot.db.pagination import keyset_page
 from deskpilot.db.scoped import get_scoped, scoped
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.lifecycle import Status
+from deskpilot.tickets.models import Ticket
 from deskpilot.triage import engine
 from deskpilot.triage.answering import Turn
 from deskpilot.triage.models import AiDecision
@@ -143,18 +144,19 @@ def ticket_decisions(session: Session, ctx: Context, ticket_id: int) -> list[AiD
     )
 
 
-def latest_answer(session: Session, ctx: Context, ticket_id: int) -> AiDecision | None:
-    """The newest answered decision (resolve/confirm) on a ticket whose outcome is still open."""
-    return session.scalars(
-        scoped(ctx, AiDecision)
-        .where(
-            AiDecision.ticket_id == ticket_id,
-            AiDecision.source == "ticket",
-            AiDecision.decision.in_(ANSWERED),
-        )
-        .order_by(AiDecision.id.desc())
-        .limit(1)
-    ).first()
+def latest_answer(
+    session: Session, ctx: Context, ticket_id: int, *, before: int | None = None
+) -> AiDecision | None:
+    """The newest answered decision (resolve/confirm) on a ticket, or the newest before the
+    decision `before`."""
+    stmt = scoped(ctx, AiDecision).where(
+        AiDecision.ticket_id == ticket_id,
+        AiDecision.source == "ticket",
+        AiDecision.decision.in_(ANSWERED),
+    )
+    if before is not None:
+        stmt = stmt.where(AiDecision.id < before)
+    return session.scalars(stmt.order_by(AiDecision.id.desc()).limit(1)).first()
 
 
 def set_outcome(decision: AiDecision, outcome: str) -> None:
@@ -175,15 +177,23 @@ def confirm_answer(session: Session, ctx: Context, ticket_id: int, *, solved: bo
     decision = latest_answer(session, ctx, ticket.id)
     if decision is None or decision.outcome is not None:
         raise Conflict("There is no AI answer waiting for confirmation on this ticket")
+    apply_confirmation(session, ctx, ticket, decision, solved=solved)
+    return decision
+
+
+def apply_confirmation(
+    session: Session, ctx: Context, ticket: Ticket, decision: AiDecision, *, solved: bool
+) -> None:
+    """Yes resolves the ticket; no hands it to a person. Either is the answer's outcome."""
     if solved:
         set_outcome(decision, "confirmed")
         if ticket.status != Status.resolved.value:
             tickets_service.change_status(
                 session, ctx, ticket, Status.resolved, reason="customer_confirmed_ai_answer"
             )
-        return decision
-    set_outcome(decision, "rejected")
+        return
+    # "No" to an auto-resolved ticket is a reopen; to a confirm question, a rejection.
+    set_outcome(decision, "reopened" if decision.decision == "resolve" else "rejected")
     from deskpilot.triage import pipeline  # the hand-off lives with the pipeline
 
     pipeline.hand_off_after_rejection(session, ctx, ticket, decision)
-    return decision

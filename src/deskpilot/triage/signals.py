@@ -331,3 +331,34 @@ def is_vague(text: str) -> bool:
     if len(_words(text[:MAX_CHARS])) > VAGUE_MAX_WORDS:
         return False
     return len(content_words(text)) <= VAGUE_MAX_CONTENT_WORDS
+
+
+# --- Answers to "Did this solve your problem?" ------------------------------------------------
+
+CONFIRMATION_MAX_WORDS = 12
+_YES = re.compile(
+    r"^(?:yes|yep|yeah|yup|y|sure|correct|perfect|great|awesome|ok(?:ay)?|thanks?|thank you|ty|"
+    r"(?:yes|yeah|yep)[, ]+(?:it|that|this)\s+(?:did|worked|helped|solved it|fixed it)|"
+    r"(?:it|that|this)\s+(?:worked|helped|did it|solved it|fixed it|did the trick|solved my problem)|"
+    r"(?:problem|issue)\s+(?:solved|fixed|resolved)|all (?:good|sorted|set)|solved|fixed|resolved|works now)"
+    r"(?:[\s,.!]+(?:thanks?|thank you(?: so much| very much)?|cheers|ty|a lot|!)*)*[\s.!]*$"
+)
+_NO = re.compile(
+    r"^(?:no|nope|nah|n|not really|not at all|"
+    r"(?:no[, ]+)?(?:it|that|this)\s+(?:didn'?t|did not|does not|doesn'?t)\s+(?:work|help|solve it|fix it)|"
+    r"(?:still|it'?s still)\s+(?:broken|not working|doesn'?t work|the same)|didn'?t (?:work|help))"
+    r"(?:[\s,.!]+.*)?$"
+)
+
+
+def confirmation(text: str) -> bool | None:
+    """A short reply that plainly says yes (solved) or no (not solved); None for anything else
+    (a new question, details, a mixed answer), which the engine then treats as a new turn."""
+    normal = " ".join(text.lower().replace("\u2019", "'").split())
+    if not normal or len(normal.split()) > CONFIRMATION_MAX_WORDS:
+        return None
+    if _NO.match(normal):
+        return False
+    if _YES.match(normal):
+        return True
+    return None
