@@ -93,6 +93,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--keep", action="store_true", help="keep the temp directory afterwards")
     p.add_argument(
+        "--with-ai",
+        action="store_true",
+        help="leave the AI pipeline on (it triages every created ticket in the server)",
+    )
+    p.add_argument(
         "--prefill", type=int, default=100_000, help="tickets inserted first (default: %(default)s)"
     )
     p.add_argument(
@@ -411,8 +416,11 @@ def main(argv: list[str] | None = None) -> int:
                 prefill_mod.analyze(db)
             baseline = count_tickets(db, fixture.workspace_id)
             work = Workload(fixture, args.seed, args.pages)
+            # The API alone by default: with the AI pipeline on, every created ticket also runs
+            # the engine in the server's job consumer (measured by bench/ai_pipeline.py).
+            ai_env = {"DESKPILOT_AI_PIPELINE": "true" if args.with_ai else "false"}
             with serverctl.running_server(
-                url, workdir, workers=args.server_workers, port=args.port
+                url, workdir, workers=args.server_workers, port=args.port, extra_env=ai_env
             ) as (port, proc):
                 print(
                     f"server up on :{port} (pid {proc.pid}, {args.server_workers} worker(s)); running phases"

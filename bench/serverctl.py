@@ -43,7 +43,12 @@ def server_command(workers: int, port: int) -> list[str]:
 
 @contextmanager
 def running_server(
-    url: str, workdir: Path, *, workers: int = 1, port: int = 0
+    url: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    port: int = 0,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """Start the server as its own process group, wait for /ready, stop it on exit."""
     port = port or free_port()
@@ -55,6 +60,7 @@ def running_server(
         "DESKPILOT_LOG_LEVEL": "warning",
         "DESKPILOT_ENV": "prod",
         "DESKPILOT_BASE_URL": f"http://127.0.0.1:{port}",
+        **(extra_env or {}),
     }
     env.pop("DESKPILOT_REDIS_URL", None)
     log_path = workdir / "server.log"
