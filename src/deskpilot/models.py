@@ -2,6 +2,7 @@
 
 from deskpilot.ai.models import AiClassifier
 from deskpilot.auth.models import ApiToken, Membership, User
+from deskpilot.automation.models import AutomationRule, AutomationRun
 from deskpilot.customers.models import Contact, Organization
 from deskpilot.db.base import Base
 from deskpilot.escalations.models import Escalation
@@ -20,6 +21,9 @@ from deskpilot.kb.models import (
     SearchLog,
 )
 from deskpilot.llm.models import AiProviderSettings, AiUsage
+from deskpilot.macros.models import Macro
+from deskpilot.routing.models import AgentStatus, TeamRouting
+from deskpilot.sla.models import BusinessHours, SlaPolicy, TicketSla
 from deskpilot.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketTag
 from deskpilot.triage.models import AiCalibrator, AiDecision, AiPolicy
 from deskpilot.workspaces.models import Team, TeamMember, Workspace
@@ -27,6 +31,7 @@ from deskpilot.workspaces.models import Team, TeamMember, Workspace
 metadata = Base.metadata
 
 __all__ = [
+    "AgentStatus",
     "AiCalibrator",
     "AiClassifier",
     "AiDecision",
@@ -41,7 +46,10 @@ __all__ = [
     "ArticleRevision",
     "ArticleVote",
     "Attachment",
+    "AutomationRule",
+    "AutomationRun",
     "Base",
+    "BusinessHours",
     "Contact",
     "Escalation",
     "IdempotencyKey",
@@ -49,14 +57,18 @@ __all__ = [
     "KbCategory",
     "KbChunk",
     "KbIndexState",
+    "Macro",
     "Membership",
     "Message",
     "Organization",
     "SearchLog",
+    "SlaPolicy",
     "Team",
     "TeamMember",
+    "TeamRouting",
     "Ticket",
     "TicketEvent",
+    "TicketSla",
     "TicketTag",
     "User",
     "Workspace",

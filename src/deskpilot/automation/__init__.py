@@ -1,0 +1,1 @@
+"""Automation rules: event triggers and time-based automations over tickets."""

@@ -1,0 +1,1 @@
+"""Macros and canned responses with variables and optional field changes."""

@@ -1,0 +1,1 @@
+"""Routing: agent availability, capacity and skills; automatic assignment within teams."""
