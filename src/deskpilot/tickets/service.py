@@ -23,6 +23,7 @@ from deskpilot.core.markdown import render_markdown
 from deskpilot.customers import service as customers_service
 from deskpilot.db.scoped import get_scoped, scoped
 from deskpilot.idempotency import service as idempotency
+from deskpilot.tickets import hooks
 from deskpilot.tickets.lifecycle import (
     Priority,
     Status,
@@ -102,6 +103,7 @@ def _record(
         created_at=utcnow(),
     )
     session.add(event)
+    hooks.note(session, event)
     return event
 
 
