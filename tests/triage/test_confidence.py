@@ -12,11 +12,13 @@ from deskpilot.triage import confidence as conf
 from deskpilot.triage import grounding
 
 
-def hit(score: float, dense: float, title: float = 0.3, lexical: float = 0.0) -> SearchHit:
+def hit(
+    score: float, dense: float, title: float = 0.3, lexical: float = 0.0, name: str = "Article"
+) -> SearchHit:
     return SearchHit(
         article_id=1,
         external_id="a",
-        title="t",
+        title=name,
         slug="t",
         snippet="",
         score=score,
@@ -39,8 +41,16 @@ def test_features_describe_the_winner_and_its_margins() -> None:
     assert conf.features("q", []) == {}
 
 
-CLEAR = [hit(9.0, 0.78, 0.9, 12.0), hit(5.5, 0.55, 0.6), hit(5.0, 0.5, 0.55)]
-MURKY = [hit(6.0, 0.45, 0.52), hit(5.9, 0.47, 0.55, 3.0), hit(5.8, 0.44, 0.5)]
+CLEAR = [
+    hit(9.0, 0.78, 0.9, 12.0, "Reset your password"),
+    hit(5.5, 0.55, 0.6, 0.0, "Change your email"),
+    hit(5.0, 0.5, 0.55, 0.0, "Two-factor sign-in"),
+]
+MURKY = [
+    hit(6.0, 0.45, 0.52, 0.0, "Account settings"),
+    hit(5.9, 0.47, 0.55, 3.0, "Password rules"),
+    hit(5.8, 0.44, 0.5, 0.0, "Security overview"),
+]
 
 
 def test_the_shipped_calibrator_is_more_confident_about_a_clear_winner() -> None:
@@ -138,3 +148,12 @@ def test_verbatim_and_close_paraphrases_are_grounded() -> None:
 def test_unsupported_answers_are_not_grounded(answer: DraftAnswer) -> None:
     result = grounding.check(answer, PASSAGES)
     assert not result.grounded
+
+
+def test_title_overlap_counts_the_questions_words_in_the_title() -> None:
+    assert conf.overlap("How do I reset my password?", "Reset your password") == 1.0
+    assert conf.overlap("How do I reset my password?", "Invoices") == 0.0
+    assert conf.overlap("the and of", "Anything") == 0.0
+    values = conf.features("reset my password", CLEAR)
+    assert values["title_overlap"] == 1.0
+    assert values["title_overlap_margin"] == 1.0

@@ -9,8 +9,9 @@ own, refitted from its tickets' outcomes, once it has enough of them.
 
 Features come from the hybrid search (see `kb/search.py`): the best article's margins over the
 next two in blended z-score units, the best passage's and title's cosine similarities and their
-margins over the runner-up, whether BM25 matched at all, and whether each single signal agrees on
-the winner. Raw blended scores and raw BM25 are left out on purpose: their scale depends on the
+margins over the runner-up, whether BM25 matched at all, whether each single signal agrees on
+the winner, and how many of the question's words the best article's title contains (and how
+many more than the runner-up's title): a title that restates the question is strong evidence. Raw blended scores and raw BM25 are left out on purpose: their scale depends on the
 size of the knowledge base, so a calibrator fitted on one KB would misjudge another. When an
 answer is not grounded in its passages, its confidence is capped (`UNGROUNDED_CAP`).
 """
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from deskpilot.kb.lexical import tokenize
 from deskpilot.kb.search import SearchHit
 
 FEATURES: tuple[str, ...] = (
@@ -40,6 +42,10 @@ FEATURES: tuple[str, ...] = (
     "passage_agrees",
     "title_agrees",
     "bm25_agrees",
+    "passage_gap",
+    "title_gap",
+    "title_overlap",
+    "title_overlap_margin",
 )
 # Standardised features are clipped to this many standard deviations: a workspace whose KB is
 # much smaller or larger than the calibration set must not get extrapolated certainty.
@@ -74,7 +80,21 @@ def features(query: str, hits: Sequence[SearchHit]) -> dict[str, float]:
         "passage_agrees": float(int(np.argmax(passages)) == 0),
         "title_agrees": float(int(np.argmax(titles)) == 0),
         "bm25_agrees": float(int(np.argmax(lexical)) == 0),
+        "passage_gap": top.dense - rest[0].dense if rest else 1.0,
+        "title_gap": top.title_dense - rest[0].title_dense if rest else 1.0,
+        "title_overlap": overlap(query, top.title),
+        "title_overlap_margin": overlap(query, top.title) - overlap(query, rest[0].title)
+        if rest
+        else overlap(query, top.title),
     }
+
+
+def overlap(query: str, title: str) -> float:
+    """Share of the question's content words (stemmed, no stopwords) that the title contains."""
+    words = {token for token in tokenize(query) if " " not in token}
+    if not words:
+        return 0.0
+    return len(words & {token for token in tokenize(title) if " " not in token}) / len(words)
 
 
 @dataclass(frozen=True)
