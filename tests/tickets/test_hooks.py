@@ -27,27 +27,42 @@ def seen() -> Iterator[list[list[str]]]:
     hooks._handlers.pop("test.record", None)
 
 
-def test_events_are_dispatched_once_before_commit(
+def test_events_are_dispatched_once_at_the_end_of_each_service_call(
     session: Session, personas: Personas, seen: list[list[str]]
 ) -> None:
     ticket = make_ticket(session, personas.ann.ctx)
+    assert seen == [["created"]]
     tickets_service.update_ticket(
-        session, personas.ann.ctx, ticket.id, TicketUpdate(priority="high")
+        session, personas.ann.ctx, ticket.id, TicketUpdate(priority="high", tags=["vip"])
     )
-    assert seen == []  # nothing until the transaction commits
+    assert seen == [["created"], ["priority_changed", "tagged"]]
     session.commit()
-    assert seen == [["created", "priority_changed"]]
-    session.commit()
-    assert seen == [["created", "priority_changed"]]
+    assert len(seen) == 2
 
 
-def test_a_rolled_back_change_is_never_dispatched(
+def test_events_recorded_outside_a_service_call_run_before_commit(
     session: Session, personas: Personas, seen: list[list[str]]
 ) -> None:
-    make_ticket(session, personas.ann.ctx)
-    session.rollback()
+    ticket = make_ticket(session, personas.ann.ctx)
+    tickets_service.record_escalation(
+        session, personas.ann.ctx, ticket, escalation_id=1, reason="manual", team_id=None
+    )
+    assert seen == [["created"]]
     session.commit()
-    assert seen == []
+    assert seen == [["created"], ["escalated"]]
+
+
+def test_events_of_a_rolled_back_savepoint_are_never_dispatched(
+    session: Session, personas: Personas, seen: list[list[str]]
+) -> None:
+    ticket = make_ticket(session, personas.ann.ctx)
+    with session.begin_nested() as savepoint:
+        tickets_service.record_escalation(
+            session, personas.ann.ctx, ticket, escalation_id=1, reason="manual", team_id=None
+        )
+        savepoint.rollback()
+    session.commit()
+    assert seen == [["created"]]
 
 
 def test_changes_made_by_a_handler_are_dispatched_in_the_next_round(

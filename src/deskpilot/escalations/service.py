@@ -263,7 +263,12 @@ def _escalate(
         existing.team_id = ticket.team_id
         session.flush()
         tickets_service.record_escalation(
-            session, ctx, ticket, escalation_id=existing.id, reason=code.value, team_id=ticket.team_id
+            session,
+            ctx,
+            ticket,
+            escalation_id=existing.id,
+            reason=code.value,
+            team_id=ticket.team_id,
         )
         return existing, False
 

@@ -2,8 +2,9 @@
 
 Every ticket change writes an audit event (`tickets.service._record`). Domains that react to
 changes — automation rules, routing, SLA clocks — register a handler here instead of being called
-by the ticket service (which therefore depends on none of them). Just before a transaction
-commits, the handlers receive the events it recorded, in registration order; whatever they change
+by the ticket service (which therefore depends on none of them). At the end of each public ticket
+service call (`@dispatching`), and in any case just before a transaction commits, the handlers
+receive the events recorded so far, in registration order; whatever they change
 records new events, which are dispatched in the next round, until none are left. A chain longer
 than `MAX_ROUNDS` is a loop (two rules undoing each other): it is cut and logged, and the
 transaction still commits what happened so far.
@@ -13,9 +14,11 @@ Handlers get a system context of the event's workspace and must only write throu
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
@@ -28,6 +31,8 @@ Handler = Callable[[Session, Sequence[TicketEvent]], None]
 MAX_ROUNDS = 10
 _PENDING = "deskpilot_ticket_events"
 _DISPATCHING = "deskpilot_ticket_events_dispatching"
+_DEPTH = "deskpilot_ticket_service_depth"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,25 @@ def registered() -> list[Registration]:
 def note(session: Session, ticket_event: TicketEvent) -> None:
     """Remember an event for dispatch before this transaction commits."""
     session.info.setdefault(_PENDING, []).append(ticket_event)
+
+
+def dispatching(fn: F) -> F:
+    """Dispatch at the end of the outermost decorated service call, so the caller (an API
+    response, say) sees what the handlers changed; nested calls leave it to the outermost."""
+
+    @functools.wraps(fn)
+    def wrapper(session: Session, *args: Any, **kwargs: Any) -> Any:
+        depth = session.info.get(_DEPTH, 0)
+        session.info[_DEPTH] = depth + 1
+        try:
+            result = fn(session, *args, **kwargs)
+        finally:
+            session.info[_DEPTH] = depth
+        if depth == 0:
+            dispatch(session)
+        return result
+
+    return wrapper  # type: ignore[return-value]
 
 
 def dispatch(session: Session) -> None:

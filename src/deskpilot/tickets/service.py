@@ -107,6 +107,7 @@ def _record(
     return event
 
 
+@hooks.dispatching
 def create_ticket(
     session: Session, ctx: Context, data: TicketCreate, *, idempotency_key: str | None = None
 ) -> tuple[Ticket, bool]:
@@ -252,6 +253,7 @@ def _refuse_if_merged(ticket: Ticket) -> None:
         )
 
 
+@hooks.dispatching
 def update_ticket(session: Session, ctx: Context, ticket_id: int, data: TicketUpdate) -> Ticket:
     ctx.require_staff()
     ticket = get_ticket(session, ctx, ticket_id, for_update=True)
@@ -322,6 +324,7 @@ def _set_tags(session: Session, ctx: Context, ticket: Ticket, tags: list[str]) -
     )
 
 
+@hooks.dispatching
 def change_status(
     session: Session, ctx: Context, ticket: Ticket, target: Status, *, reason: str | None = None
 ) -> None:
@@ -359,6 +362,7 @@ def change_status(
     ticket.updated_at = now
 
 
+@hooks.dispatching
 def add_message(
     session: Session,
     ctx: Context,
@@ -448,6 +452,7 @@ def _claim_attachments(session: Session, ctx: Context, ids: Sequence[int]) -> li
     return rows
 
 
+@hooks.dispatching
 def rate_ticket(session: Session, ctx: Context, ticket_id: int, data: SatisfactionCreate) -> Ticket:
     """The requester rates a resolved or closed ticket (1-5); a later rating replaces the first."""
     ticket = get_ticket(session, ctx, ticket_id, for_update=True)
@@ -478,6 +483,7 @@ def rate_ticket(session: Session, ctx: Context, ticket_id: int, data: Satisfacti
     return ticket
 
 
+@hooks.dispatching
 def merge_tickets(session: Session, ctx: Context, source_id: int, target_id: int) -> Ticket:
     """Merge a duplicate into another ticket: its messages move, it is closed and linked."""
     ctx.require_staff()
@@ -617,3 +623,13 @@ def record_escalation(
         "escalated",
         meta={"escalation_id": escalation_id, "reason": reason, "team_id": team_id},
     )
+
+
+def record_event(
+    session: Session, ctx: Context, ticket: Ticket, kind: str, *, meta: dict[str, Any]
+) -> TicketEvent:
+    """An event another domain observed on the ticket (e.g. `sla_breached`, `sla_at_risk`).
+
+    Goes through the same write path as every ticket change, so hooks see it too.
+    """
+    return _record(session, ctx, ticket, kind, meta=meta)
