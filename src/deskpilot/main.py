@@ -15,6 +15,7 @@ from deskpilot import __version__
 from deskpilot.ai.api import router as ai_router
 from deskpilot.auth.api import router as auth_router
 from deskpilot.auth.users_api import router as users_router
+from deskpilot.automation.api import router as automation_router
 from deskpilot.bootstrap import configure_runtime
 from deskpilot.customers.api import router as customers_router
 from deskpilot.db.engine import Database, open_database
@@ -23,7 +24,10 @@ from deskpilot.jobs import queue
 from deskpilot.kb.api import router as kb_router
 from deskpilot.kb.search_api import router as kb_search_router
 from deskpilot.llm.api import router as llm_router
+from deskpilot.macros.api import router as macros_router
+from deskpilot.routing.api import router as routing_router
 from deskpilot.settings import Settings
+from deskpilot.sla.api import router as sla_router
 from deskpilot.tickets.api import router as tickets_router
 from deskpilot.tickets.attachments import AttachmentStore
 from deskpilot.triage import pipeline
@@ -132,6 +136,10 @@ def create_app(
         llm_router,
         ai_policy_router,
         triage_router,
+        routing_router,
+        macros_router,
+        automation_router,
+        sla_router,
     ):
         app.include_router(router)
     return app

@@ -68,6 +68,10 @@ class AcmeWorld:
     globex_ticket_id: int
     escalation_id: int
     decision_id: int
+    macro_id: int = 0
+    business_hours_id: int = 0
+    rule_id: int = 0
+    policy_id: int = 0
 
 
 ID_PARAMS: dict[str, Callable[[AcmeWorld], int]] = {
@@ -86,6 +90,10 @@ ID_PARAMS: dict[str, Callable[[AcmeWorld], int]] = {
     "escalation_id": lambda w: w.escalation_id,
     "name": lambda w: ACME_CLASSIFIER,
     "decision_id": lambda w: w.decision_id,
+    "macro_id": lambda w: w.macro_id,
+    "business_hours_id": lambda w: w.business_hours_id,
+    "rule_id": lambda w: w.rule_id,
+    "policy_id": lambda w: w.policy_id,
 }
 """Path parameter name -> the id of an acme object of that kind."""
 
@@ -113,6 +121,15 @@ BODIES: dict[tuple[str, str], Callable[[AcmeWorld], dict[str, Any]]] = {
     ("POST", f"{API}/tickets/{{ticket_id}}/escalations"): lambda w: {"reason": "manual"},
     ("POST", f"{API}/escalations/{{escalation_id}}/resolve"): lambda w: {"resolution": "duplicate"},
     ("POST", f"{API}/tickets/{{ticket_id}}/ai-confirmation"): lambda w: {"solved": False},
+    ("PUT", f"{API}/agents/{{user_id}}/status"): lambda w: {"availability": "away"},
+    ("PUT", f"{API}/teams/{{team_id}}/routing"): lambda w: {"strategy": "round_robin"},
+    ("PATCH", f"{API}/macros/{{macro_id}}"): lambda w: {"name": "pwned"},
+    ("PATCH", f"{API}/business-hours/{{business_hours_id}}"): lambda w: {"name": "pwned"},
+    ("PATCH", f"{API}/automation/rules/{{rule_id}}"): lambda w: {"name": "pwned"},
+    ("POST", f"{API}/automation/rules/{{rule_id}}/test"): lambda w: {
+        "ticket_id": w.globex_ticket_id
+    },
+    ("PATCH", f"{API}/sla-policies/{{policy_id}}"): lambda w: {"name": "pwned"},
 }
 """(method, path) -> a body that would succeed if the object were globex's own."""
 
@@ -162,7 +179,7 @@ def build_acme(client: TestClient, personas: Personas, db: Database) -> AcmeWorl
         f"{API}/ai/answer", json={"question": "acme-confidential restart guide"}, headers=ann
     )
     assert decision.status_code == 200, decision.text
-    return AcmeWorld(
+    world = AcmeWorld(
         ticket_id=ticket["id"],
         message_id=message.json()["id"],
         attachment_id=upload.json()["id"],
@@ -178,6 +195,64 @@ def build_acme(client: TestClient, personas: Personas, db: Database) -> AcmeWorl
         escalation_id=escalation.json()["id"],
         decision_id=decision.json()["decision_id"],
     )
+    build_acme_sla(client, personas, world)
+    build_acme_macro(client, personas, world)
+    build_acme_rule(client, personas, world)
+    return world
+
+
+def build_acme_rule(client: TestClient, personas: Personas, world: AcmeWorld) -> None:
+    """An acme automation rule (time-based and far off, so it changes nothing here)."""
+    rule = client.post(
+        f"{API}/automation/rules",
+        json={
+            "name": "acme-confidential rule",
+            "trigger": "time_based",
+            "conditions": [{"field": "hours_since_created", "op": "gte", "value": 100000}],
+            "actions": [{"type": "add_note", "body": "acme-secret-note"}],
+        },
+        headers=personas.acme_owner.headers,
+    )
+    assert rule.status_code == 201, rule.text
+    world.rule_id = rule.json()["id"]
+
+
+def build_acme_macro(client: TestClient, personas: Personas, world: AcmeWorld) -> None:
+    """A shared acme macro (routing needs nothing: every agent and team has a routing state)."""
+    macro = client.post(
+        f"{API}/macros",
+        json={"name": "acme-confidential macro", "body": "acme-secret-note", "shared": True},
+        headers=personas.acme_owner.headers,
+    )
+    assert macro.status_code == 201, macro.text
+    world.macro_id = macro.json()["id"]
+
+
+def build_acme_sla(client: TestClient, personas: Personas, world: AcmeWorld) -> None:
+    """acme business hours and an SLA policy counting in them."""
+    owner = personas.acme_owner.headers
+    hours = client.post(
+        f"{API}/business-hours",
+        json={
+            "name": "acme-secret-hours",
+            "timezone": "UTC",
+            "schedule": {"mon": [["09:00", "17:00"]]},
+        },
+        headers=owner,
+    )
+    assert hours.status_code == 201, hours.text
+    policy = client.post(
+        f"{API}/sla-policies",
+        json={
+            "name": "acme-secret-policy",
+            "business_hours_id": hours.json()["id"],
+            "first_response_minutes": 60,
+        },
+        headers=owner,
+    )
+    assert policy.status_code == 201, policy.text
+    world.business_hours_id = hours.json()["id"]
+    world.policy_id = policy.json()["id"]
 
 
 def build_acme_kb(client: TestClient, personas: Personas) -> tuple[int, int, int]:
