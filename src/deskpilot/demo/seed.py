@@ -26,6 +26,7 @@ from deskpilot.core.clock import set_clock, utcnow
 from deskpilot.core.context import Context, Role
 from deskpilot.customers import service as customers_service
 from deskpilot.customers.schemas import ContactCreate, OrganizationCreate
+from deskpilot.demo.operations import configure_operations
 from deskpilot.kb.importer import import_path
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.lifecycle import TRANSITIONS, Status
@@ -168,6 +169,8 @@ class _Seeder:
         # once the demo's transaction commits.
         articles = Path(str(resources.files("deskpilot.demo").joinpath(ARTICLES)))
         imported = import_path(self.session, self.system, articles)
+        staff_ids = [ctx.user_id for ctx in self.staff.values() if ctx.user_id is not None]
+        configure_operations(self.session, self.system, self.teams, staff_ids)
         return DemoSummary(
             workspace_id=ws.id,
             members=len(self.staff) + len(self.portal),
