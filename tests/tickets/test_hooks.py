@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
+from deskpilot.tickets import annotations as ticket_annotations
 from deskpilot.tickets import hooks
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.models import Ticket, TicketEvent
@@ -44,7 +45,7 @@ def test_events_recorded_outside_a_service_call_run_before_commit(
     session: Session, personas: Personas, seen: list[list[str]]
 ) -> None:
     ticket = make_ticket(session, personas.ann.ctx)
-    tickets_service.record_escalation(
+    ticket_annotations.record_escalation(
         session, personas.ann.ctx, ticket, escalation_id=1, reason="manual", team_id=None
     )
     assert seen == [["created"]]
@@ -57,7 +58,7 @@ def test_events_of_a_rolled_back_savepoint_are_never_dispatched(
 ) -> None:
     ticket = make_ticket(session, personas.ann.ctx)
     with session.begin_nested() as savepoint:
-        tickets_service.record_escalation(
+        ticket_annotations.record_escalation(
             session, personas.ann.ctx, ticket, escalation_id=1, reason="manual", team_id=None
         )
         savepoint.rollback()

@@ -39,6 +39,7 @@ from deskpilot.escalations.schemas import (
 )
 from deskpilot.escalations.summary import summarize_conversation
 from deskpilot.idempotency import service as idempotency
+from deskpilot.tickets import annotations as ticket_annotations
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.lifecycle import Status
 from deskpilot.tickets.models import Ticket
@@ -262,7 +263,7 @@ def _escalate(
         existing.summary = summary
         existing.team_id = ticket.team_id
         session.flush()
-        tickets_service.record_escalation(
+        ticket_annotations.record_escalation(
             session,
             ctx,
             ticket,
@@ -287,7 +288,7 @@ def _escalate(
     )
     session.add(escalation)
     session.flush()
-    tickets_service.record_escalation(
+    ticket_annotations.record_escalation(
         session, ctx, ticket, escalation_id=escalation.id, reason=code.value, team_id=ticket.team_id
     )
     return escalation, True

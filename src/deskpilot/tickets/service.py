@@ -232,7 +232,7 @@ def _check_refs(
             ) from exc
 
 
-_SIMPLE_FIELDS = {
+FIELD_EVENT_KINDS = {
     "subject": "field_changed",
     "priority": "priority_changed",
     "impact": "field_changed",
@@ -271,7 +271,7 @@ def update_ticket(session: Session, ctx: Context, ticket_id: int, data: TicketUp
         team_id=changes.get("team_id"),
         parent_id=changes.get("parent_id"),
     )
-    for name, kind in _SIMPLE_FIELDS.items():
+    for name, kind in FIELD_EVENT_KINDS.items():
         if name in changes and changes[name] != getattr(ticket, name):
             if name in ("subject", "priority", "impact") and changes[name] is None:
                 raise ValidationFailed(
@@ -555,81 +555,20 @@ def merge_tickets(session: Session, ctx: Context, source_id: int, target_id: int
     return target
 
 
-def record_ai_verdict(
-    session: Session,
-    ctx: Context,
-    ticket: Ticket,
-    *,
-    decision: str,
-    confidence: float,
-    model: str,
-    classification: dict[str, Any] | None,
-    rule: str,
-) -> None:
-    """Stamp the AI's latest verdict on the ticket (shown in lists and the ticket header)."""
-    old = ticket.ai_decision
-    ticket.ai_decision = decision
-    ticket.ai_confidence = confidence
-    ticket.ai_model = model[:120]
-    ticket.ai_classification = classification
-    ticket.ai_ran_at = utcnow()
-    _record(
-        session,
-        ctx,
-        ticket,
-        "ai_decided",
-        field="ai_decision",
-        old=old,
-        new=decision,
-        meta={"confidence": confidence, "rule": rule, "model": model},
-    )
-
-
-def apply_ai_fields(
-    session: Session, ctx: Context, ticket: Ticket, changes: dict[str, Any]
-) -> None:
-    """Copy AI predictions (type, category, priority) onto the ticket, one audit event each."""
-    for name in ("type", "category", "priority"):
-        if name in changes and getattr(ticket, name) != changes[name]:
-            _record(
-                session,
-                ctx,
-                ticket,
-                _SIMPLE_FIELDS[name],
-                field=name,
-                old=getattr(ticket, name),
-                new=changes[name],
-                meta={"source": "ai_prediction"},
-            )
-            setattr(ticket, name, changes[name])
-    ticket.updated_at = utcnow()
-
-
-def record_escalation(
-    session: Session,
-    ctx: Context,
-    ticket: Ticket,
-    *,
-    escalation_id: int,
-    reason: str,
-    team_id: int | None,
-) -> TicketEvent:
-    """The ticket was handed to humans (`deskpilot.escalations`): one event per hand-off."""
-    ticket.updated_at = utcnow()
-    return _record(
-        session,
-        ctx,
-        ticket,
-        "escalated",
-        meta={"escalation_id": escalation_id, "reason": reason, "team_id": team_id},
-    )
-
-
 def record_event(
-    session: Session, ctx: Context, ticket: Ticket, kind: str, *, meta: dict[str, Any]
+    session: Session,
+    ctx: Context,
+    ticket: Ticket,
+    kind: str,
+    *,
+    meta: dict[str, Any],
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
 ) -> TicketEvent:
-    """An event another domain observed on the ticket (e.g. `sla_breached`, `sla_at_risk`).
+    """An event another domain observed or caused on the ticket (`sla_breached`, `escalated`,
+    `ai_decided`, ...; see `tickets.annotations`).
 
     Goes through the same write path as every ticket change, so hooks see it too.
     """
-    return _record(session, ctx, ticket, kind, meta=meta)
+    return _record(session, ctx, ticket, kind, field=field, old=old, new=new, meta=meta)

@@ -31,6 +31,7 @@ from deskpilot.core.context import ActorType, Context
 from deskpilot.escalations import service as escalations_service
 from deskpilot.jobs.queue import enqueue
 from deskpilot.kb import metrics as kb_metrics
+from deskpilot.tickets import annotations as ticket_annotations
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.lifecycle import Priority, Status
 from deskpilot.tickets.models import Message, Ticket
@@ -254,7 +255,7 @@ def apply(
         decision.reply_message_id = reply.id
         target = Status.resolved if verdict.decision == "resolve" else Status.waiting_customer
         tickets_service.change_status(session, ctx, ticket, target, reason=f"ai_{verdict.decision}")
-    tickets_service.record_ai_verdict(
+    ticket_annotations.record_ai_verdict(
         session,
         ctx,
         ticket,
@@ -304,7 +305,7 @@ def _copy_predictions(
     ):
         changes["priority"] = priority["label"]
     if changes:
-        tickets_service.apply_ai_fields(session, ctx, ticket, changes)
+        ticket_annotations.apply_ai_fields(session, ctx, ticket, changes)
 
 
 def _close_previous_answers(session: Session, ctx: Context, ticket_id: int, current: int) -> None:
