@@ -5,6 +5,7 @@ from deskpilot.auth.models import ApiToken, Membership, User
 from deskpilot.automation.models import AutomationRule, AutomationRun
 from deskpilot.customers.models import Contact, Organization
 from deskpilot.db.base import Base
+from deskpilot.email.models import EmailMessage, EmailTemplate, MailSettings
 from deskpilot.escalations.models import Escalation
 from deskpilot.idempotency.models import IdempotencyKey
 from deskpilot.jobs.models import Job
@@ -26,6 +27,7 @@ from deskpilot.routing.models import AgentStatus, TeamRouting
 from deskpilot.sla.models import BusinessHours, SlaPolicy, TicketSla
 from deskpilot.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketTag
 from deskpilot.triage.models import AiCalibrator, AiDecision, AiPolicy
+from deskpilot.webhooks.models import WebhookDelivery, WebhookEndpoint
 from deskpilot.workspaces.models import Team, TeamMember, Workspace
 
 metadata = Base.metadata
@@ -51,6 +53,8 @@ __all__ = [
     "Base",
     "BusinessHours",
     "Contact",
+    "EmailMessage",
+    "EmailTemplate",
     "Escalation",
     "IdempotencyKey",
     "Job",
@@ -58,6 +62,7 @@ __all__ = [
     "KbChunk",
     "KbIndexState",
     "Macro",
+    "MailSettings",
     "Membership",
     "Message",
     "Organization",
@@ -71,6 +76,8 @@ __all__ = [
     "TicketSla",
     "TicketTag",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Workspace",
     "metadata",
 ]

@@ -1,0 +1,1 @@
+"""The email channel: inbound (SMTP listener, IMAP, raw HTTP), threading, outbound, notifications."""
