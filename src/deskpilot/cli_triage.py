@@ -53,6 +53,8 @@ def ai_answer(slug: str, input_path: Path, output_path: Path) -> None:
         ctx = Context.system(workspace.id)
         for query in queries:
             result = triage_service.answer_question(session, ctx, query)
+            # One transaction per query: a long file never holds the write lock, nor loses work.
+            session.commit()
             counts[result["decision"]] = counts.get(result["decision"], 0) + 1
             out.write(json.dumps({"query": query, **result}, ensure_ascii=False) + "\n")
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

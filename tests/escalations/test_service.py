@@ -23,6 +23,7 @@ from deskpilot.tickets.lifecycle import Status
 from deskpilot.tickets.models import Ticket
 from deskpilot.tickets.schemas import MessageCreate, TicketUpdate
 from deskpilot.triage.models import AiDecision
+from deskpilot.workspaces import service as workspaces_service
 from tests.escalations.conftest import FrozenClock
 from tests.factories import Personas, make_ticket
 
@@ -353,3 +354,20 @@ def test_a_team_of_another_workspace_is_rejected(session: Session, personas: Per
             reason="manual",
             team_id=personas.teams["acme_support"],
         )
+
+
+def test_moving_to_another_team_frees_the_ticket_from_an_outside_assignee(
+    session: Session, personas: Personas
+) -> None:
+    ann = personas.ann.ctx
+    billing = personas.teams["acme_billing"]
+    ticket = make_ticket(session, ann, assignee_id=personas.ann.user_id)
+    service.escalate_ticket(session, ann, ticket.id, reason="sla", team_id=billing)
+    assert (ticket.team_id, ticket.assignee_id) == (billing, None)
+
+    member = make_ticket(session, ann, assignee_id=personas.bob.user_id)
+    workspaces_service.add_team_member(
+        session, personas.acme_admin.ctx, billing, personas.bob.user_id
+    )
+    service.escalate_ticket(session, ann, member.id, reason="sla", team_id=billing)
+    assert (member.team_id, member.assignee_id) == (billing, personas.bob.user_id)

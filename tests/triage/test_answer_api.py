@@ -129,3 +129,16 @@ def test_the_log_filters_and_pages(client: TestClient, db: Database, personas: P
         "/api/v1/ai/decisions", params={"decision": "maybe"}, headers=personas.ann.headers
     )
     assert bad.status_code == 422
+
+
+def test_customers_never_see_a_withheld_draft_or_the_rules(
+    client: TestClient, db: Database, personas: Personas
+) -> None:
+    body = ask(client, personas.carol.headers, "I want to talk to a real person about my password")
+    assert body["decision"] == "escalate"
+    assert body["answer"] is None
+    assert body["citations"] == []
+    assert body["reasons"] == ["A member of our team will answer this."]
+    staff = ask(client, personas.ann.headers, "I want to talk to a real person about my password")
+    assert staff["answer"] is not None  # agents see the draft and why
+    assert any("person" in reason or "human" in reason for reason in staff["reasons"])

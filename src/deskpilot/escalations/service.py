@@ -45,6 +45,7 @@ from deskpilot.tickets.lifecycle import Status
 from deskpilot.tickets.models import Ticket
 from deskpilot.tickets.schemas import TicketUpdate
 from deskpilot.triage import service as triage_service
+from deskpilot.workspaces import service as workspaces_service
 
 ESCALATED = "escalated"
 """The `reason` recorded on the ticket's status event when a hand-off moves its status."""
@@ -297,7 +298,13 @@ def _escalate(
 def _hand_to_humans(session: Session, ctx: Context, ticket: Ticket, team_id: int | None) -> None:
     """Route to the team and take the ticket out of the AI's hands, through the ticket service."""
     if team_id is not None and team_id != ticket.team_id:
-        tickets_service.update_ticket(session, ctx, ticket.id, TicketUpdate(team_id=team_id))
+        change = TicketUpdate(team_id=team_id)
+        if ticket.assignee_id is not None and ticket.assignee_id not in (
+            workspaces_service.list_team_member_ids(session, ctx, team_id)
+        ):
+            # The new team's routing assigns it; an assignee from the old team would block that.
+            change = TicketUpdate(team_id=team_id, assignee_id=None)
+        tickets_service.update_ticket(session, ctx, ticket.id, change)
     if Status(ticket.status) in TAKE_OVER_STATUSES:
         tickets_service.change_status(session, ctx, ticket, Status.in_progress, reason=ESCALATED)
         session.flush()

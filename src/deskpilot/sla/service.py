@@ -235,6 +235,8 @@ def update_policy(
         dropped = not clocks.retarget(session, ctx, clock, policy, now)
         if dropped and clock.breached_at is None:
             session.delete(clock)
+        elif dropped:
+            clocks.stop(session, ctx, clock, now)  # keep the breach on record, stop counting
     session.flush()
     return policy
 

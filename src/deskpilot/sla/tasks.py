@@ -135,9 +135,12 @@ def _breaches(session: Session, now: datetime, page: int, result: SweepResult) -
                 session, ctx, ticket, "sla_breached", meta=breach_meta(clock, detected="sweep")
             )
         session.flush()
+        acted: set[int] = set()
         for clock in breached:
             policy = policies.get(clock.policy_id or 0)
-            if policy is not None and policy.breach_actions:
+            # Two clocks of one ticket breaching in the same sweep act once (one priority step).
+            if policy is not None and policy.breach_actions and clock.ticket_id not in acted:
+                acted.add(clock.ticket_id)
                 ctx = Context.system(clock.workspace_id)
                 result.actions += _run_actions(
                     session, ctx, tickets[clock.ticket_id], clock, policy

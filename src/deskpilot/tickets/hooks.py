@@ -80,7 +80,9 @@ def dispatching(fn: F) -> F:
 
 def dispatch(session: Session) -> None:
     """Run the handlers on the pending events until there are none (or the loop guard trips)."""
-    if session.info.get(_DISPATCHING):
+    # Inside a savepoint, wait: if it rolls back, handlers' work on other tickets' events would
+    # be lost with it. The outer call (or the commit) dispatches.
+    if session.info.get(_DISPATCHING) or session.in_nested_transaction():
         return
     session.info[_DISPATCHING] = True
     try:

@@ -1,7 +1,7 @@
 """Retrieval-augmented answering: the question, its passages, a composed and checked answer.
 
-The query is the ticket's subject plus the customer's latest message and a short tail of the
-conversation; the passages are the best chunks of the top articles from the KB's hybrid search
+The query is the ticket's subject plus the customer's latest message (earlier turns go to the
+language model as history, not into retrieval, where they would drag in the old topic); the passages are the best chunks of the top articles from the KB's hybrid search
 (published articles the customer may see); the answer comes from the workspace's language model
 (builtin extractive by default) and must pass the groundedness check, else the builtin answer
 replaces it. Texts for customers are framed here, with links to the cited articles.

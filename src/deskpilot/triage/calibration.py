@@ -30,7 +30,9 @@ MIN_PER_CLASS = 20
 REFIT_GROWTH = 0.1
 SETTLED_AFTER = timedelta(days=7)
 RIGHT = frozenset({"confirmed"})
-WRONG = frozenset({"rejected", "reopened"})
+# An answer followed by a hand-off did not settle the question; an agent resolving after it is
+# ambiguous (the answer may have helped), so it is no label.
+WRONG = frozenset({"rejected", "reopened", "escalated"})
 
 
 def calibrator_for(session: Session, ctx: Context) -> Calibrator:

@@ -145,9 +145,11 @@ def run(
     policy: DecisionPolicy | None = None,
     classify: bool = True,
     record_usage: bool = True,
+    builtin: bool = False,
 ) -> EngineRun:
     """With `record_usage=False` (read-only callers) the provider's usage row is returned in
-    `EngineRun.usage_row` for the caller to add when it writes."""
+    `EngineRun.usage_row` for the caller to add when it writes; `builtin=True` answers with the
+    offline builtin whatever the workspace configured."""
     started = time.perf_counter()
     # Customers ask too (portal, chat): workspace configuration is read with the system's rights.
     system = Context.system(ctx.workspace_id)
@@ -181,6 +183,7 @@ def run(
             ticket_id=question.ticket_id,
             purpose="answer",
             record=record_usage,
+            llm=BuiltinLLM() if builtin else None,
         )
         usage_row = composed.usage_row
         draft, fallback, provider_failed, usage = _unpack(composed)

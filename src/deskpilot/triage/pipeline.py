@@ -127,10 +127,9 @@ def _moot(ticket: Ticket, messages: list[Message], message_id: int | None) -> st
     after = [m for m in messages if message_id is None or m.id > message_id]
     if any(m.author_type == "customer" for m in after):
         return "newer_customer_message"
-    if any(m.author_type == "agent" and m.visibility == "public" for m in after):
-        return "agent_replied"
-    if message_id is None and any(m.author_type == "agent" for m in messages):
-        return "agent_replied"
+    # Once a person has written to the customer, the conversation is theirs: the AI stays out.
+    if any(m.author_type == "agent" and m.visibility == "public" for m in messages):
+        return "human_owned"
     return None
 
 
@@ -189,6 +188,8 @@ def prepare(
     reason = _moot(ticket, messages, message_id)
     if reason is None and _already_decided(session, ticket_id, message_id):
         reason = "already_decided"
+    if reason is None and escalations_service.get_open_escalation(session, ctx, ticket_id):
+        reason = "escalated"  # handed to people, who answer from here
     if reason is not None:
         return {"skip": reason}
     policy = load_policy(
@@ -224,8 +225,14 @@ def apply(
     ticket = tickets_service.get_ticket(session, ctx, ticket_id, for_update=True)
     messages = tickets_service.list_messages(session, ctx, ticket)
     latest_id = messages[-1].id if messages else None
-    # Someone wrote while the engine ran, or another worker already acted: let that stand.
-    if latest_id != prepared["last_message_id"] or _already_decided(session, ticket_id, message_id):
+    # Someone wrote, resolved or escalated while the engine ran, or another worker already
+    # acted: let that stand.
+    if (
+        latest_id != prepared["last_message_id"]
+        or _already_decided(session, ticket_id, message_id)
+        or ticket.status in (Status.resolved.value, Status.closed.value)
+        or ("run" in prepared and escalations_service.get_open_escalation(session, ctx, ticket.id))
+    ):
         log.info("AI triage of ticket %s skipped: the conversation moved on", ticket_id)
         return
     if "confirmation" in prepared:

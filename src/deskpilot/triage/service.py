@@ -24,6 +24,10 @@ from deskpilot.triage.models import AiDecision
 
 MAX_QUESTION = 4000
 ANSWERED = ("resolve", "confirm")
+CUSTOMER_REASON = {
+    "clarify": "A little more detail will help us find the right answer.",
+    "escalate": "A member of our team will answer this.",
+}
 OUTCOMES = ("confirmed", "rejected", "reopened", "escalated", "resolved_by_agent")
 
 
@@ -98,9 +102,16 @@ def as_response(row: AiDecision, run: engine.EngineRun | None = None) -> dict[st
 def answer_question(session: Session, ctx: Context, question: str) -> dict[str, Any]:
     """A dry run: what the engine would do with this question. Stores only the decision log."""
     text = validate_question(question)
-    run = engine.run(session, ctx, engine.Question(turns=(Turn("customer", text),)))
+    # Customers get the offline builtin: an open endpoint must not spend the workspace's tokens.
+    run = engine.run(
+        session, ctx, engine.Question(turns=(Turn("customer", text),)), builtin=not ctx.is_staff
+    )
     row = record_decision(session, ctx, run, source="dry_run")
-    return as_response(row, run)
+    response = as_response(row, run)
+    if not ctx.is_staff and row.decision not in ANSWERED:
+        # What the policy keeps from customers (a draft for the agent, the rules) stays hidden.
+        response |= {"answer": None, "citations": [], "reasons": [CUSTOMER_REASON[row.decision]]}
+    return response
 
 
 def get_decision(session: Session, ctx: Context, decision_id: int) -> AiDecision:
