@@ -75,6 +75,7 @@ from deskpilot.kb.models import (
 )
 from deskpilot.kb.schemas import ArticleCreate, ArticleUpdate
 from deskpilot.tickets import service as tickets_service
+from deskpilot.webhooks import outbox as webhooks_outbox
 
 CONTENT_FIELDS = frozenset({"title", "summary", "body"})
 """Changes to these store a revision."""
@@ -275,6 +276,7 @@ def apply_changes(
         old["body"] = {"revision": _latest_revision_version(session, article)}
     if new.get("status") == ArticleStatus.published.value:
         article.published_at = now
+        webhooks_outbox.article_published(session, article)
     if INDEXED_FIELDS & new.keys():
         article.content_version += 1
         if reindex:
