@@ -27,6 +27,7 @@ from deskpilot.kb.index import registry
 from deskpilot.main import create_app
 from deskpilot.models import metadata
 from deskpilot.settings import Settings, normalize_database_url
+from tests.clock import FrozenClock, frozen_clock
 from tests.factories import Personas, make_personas, use_fast_password_hashing
 from tests.fakes import HashingEmbedder
 
@@ -137,6 +138,12 @@ def settings(tmp_path: Path, db: Database) -> Settings:
 @pytest.fixture
 def app(settings: Settings, db: Database) -> FastAPI:
     return create_app(settings, db=db, queue_mode="immediate", start_worker=False)
+
+
+@pytest.fixture
+def clock() -> Iterator[FrozenClock]:
+    """deskpilot's clock frozen at a Monday 09:00 UTC; move it with `clock.advance(...)`."""
+    yield from frozen_clock()
 
 
 @pytest.fixture

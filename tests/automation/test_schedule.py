@@ -19,7 +19,8 @@ from deskpilot.tickets.lifecycle import Status
 from deskpilot.tickets.models import Message, Ticket
 from deskpilot.tickets.schemas import MessageCreate, TicketUpdate
 from deskpilot.workspaces.models import Team
-from tests.automation.conftest import FrozenClock, make_rule
+from tests.automation.conftest import make_rule
+from tests.clock import FrozenClock
 from tests.factories import Personas, make_ticket
 
 

@@ -15,7 +15,8 @@ from deskpilot.automation.actions import WEBHOOK_JOB
 from deskpilot.automation.models import AutomationRun
 from deskpilot.jobs import queue
 from deskpilot.jobs.models import Job
-from tests.automation.conftest import FrozenClock, make_rule
+from tests.automation.conftest import make_rule
+from tests.clock import FrozenClock
 from tests.factories import Personas, make_ticket
 
 URL = "https://hooks.example.com/deskpilot"

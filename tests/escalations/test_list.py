@@ -16,7 +16,7 @@ from deskpilot.escalations.listing import EscalationFilters
 from deskpilot.escalations.models import Escalation
 from deskpilot.escalations.schemas import EscalationReason as R
 from deskpilot.escalations.schemas import EscalationStatus
-from tests.escalations.conftest import FrozenClock
+from tests.clock import FrozenClock
 from tests.factories import Personas, make_ticket
 
 

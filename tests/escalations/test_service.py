@@ -24,7 +24,7 @@ from deskpilot.tickets.models import Ticket
 from deskpilot.tickets.schemas import MessageCreate, TicketUpdate
 from deskpilot.triage.models import AiDecision
 from deskpilot.workspaces import service as workspaces_service
-from tests.escalations.conftest import FrozenClock
+from tests.clock import FrozenClock
 from tests.factories import Personas, make_ticket
 
 

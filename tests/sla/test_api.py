@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.clock import FrozenClock
 from tests.factories import Personas, api_ticket
-from tests.sla.conftest import FrozenClock
 
 API = "/api/v1"
 OFFICE = {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}

@@ -11,8 +11,8 @@ from deskpilot.customers.schemas import OrganizationCreate
 from deskpilot.sla import service
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.schemas import MessageCreate, TicketUpdate
+from tests.clock import FrozenClock
 from tests.factories import Personas, make_ticket
-from tests.sla.conftest import FrozenClock
 from tests.sla.helpers import clocks_of, event_kinds, make_hours, make_policy
 
 

@@ -12,9 +12,9 @@ from deskpilot.db.engine import Database
 from deskpilot.escalations.models import Escalation
 from deskpilot.sla.tasks import SweepResult, sweep
 from deskpilot.tickets.models import Message, Ticket, TicketEvent
+from tests.clock import FrozenClock
 from tests.conftest import IS_POSTGRES
 from tests.factories import Personas, make_ticket
-from tests.sla.conftest import FrozenClock
 from tests.sla.helpers import make_policy
 
 pytestmark = [

@@ -13,8 +13,8 @@ from deskpilot.sla.calendar import BusinessCalendar, business_seconds_between
 from deskpilot.sla.models import BusinessHours
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.schemas import TicketUpdate
+from tests.clock import FrozenClock
 from tests.factories import Personas, make_ticket
-from tests.sla.conftest import FrozenClock
 from tests.sla.helpers import clocks_of, make_hours, make_policy
 
 # Moves that are legal from where the walk is, and whether the resolution clock counts after.

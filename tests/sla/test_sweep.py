@@ -14,8 +14,8 @@ from deskpilot.escalations.models import Escalation
 from deskpilot.jobs.queue import run_periodic
 from deskpilot.sla.tasks import SWEEP_JOB, sweep
 from deskpilot.tickets.models import Message, Ticket
+from tests.clock import FrozenClock
 from tests.factories import Personas, make_ticket
-from tests.sla.conftest import FrozenClock
 from tests.sla.helpers import clocks_of, event_kinds, make_policy
 
 ACTIONS = [

@@ -19,8 +19,8 @@ from deskpilot.db.engine import Database
 from deskpilot.tickets import service
 from deskpilot.tickets.lifecycle import TRANSITIONS, Status
 from deskpilot.tickets.schemas import MessageCreate, TicketUpdate
+from tests.clock import FrozenClock
 from tests.factories import Personas, make_ticket
-from tests.tickets.conftest import FrozenClock
 
 REOPEN_SOURCES = {Status.resolved, Status.closed}
 

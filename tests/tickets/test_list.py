@@ -18,8 +18,8 @@ from deskpilot.db.engine import Database
 from deskpilot.tickets import service
 from deskpilot.tickets.lifecycle import Status
 from deskpilot.tickets.schemas import TicketUpdate
+from tests.clock import FrozenClock
 from tests.factories import Personas, make_ticket
-from tests.tickets.conftest import FrozenClock
 
 TICKETS = "/api/v1/tickets"
 

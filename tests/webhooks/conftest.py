@@ -7,7 +7,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -15,28 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.factories import Persona
 
-from deskpilot.core.clock import set_clock, utcnow
+from deskpilot.core.clock import utcnow
 from deskpilot.jobs import queue
 from deskpilot.webhooks.signing import SIGNATURE_HEADER, verify
 
 API = "/api/v1/webhooks"
-
-
-@dataclass
-class FrozenClock:
-    now: datetime
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Iterator[FrozenClock]:
-    frozen = FrozenClock(datetime(2025, 3, 3, 9, 0, tzinfo=UTC))
-    set_clock(lambda: frozen.now)
-    yield frozen
-    set_clock(None)
 
 
 @dataclass

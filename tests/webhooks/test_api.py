@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 from fastapi.testclient import TestClient
+from tests.clock import FrozenClock
 from tests.factories import Personas, api_ticket
-from tests.webhooks.conftest import API, FrozenClock, Receiver, create_endpoint
+from tests.webhooks.conftest import API, Receiver, create_endpoint
 
 from deskpilot.webhooks.signing import signature_header, verify
 

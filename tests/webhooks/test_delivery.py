@@ -7,10 +7,10 @@ from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.clock import FrozenClock
 from tests.factories import Personas, api_ticket
 from tests.webhooks.conftest import (
     API,
-    FrozenClock,
     Receiver,
     create_endpoint,
     deliveries,
