@@ -48,6 +48,13 @@ def read_texts(path: Path) -> list[str]:
         return [row["text"] or "" for row in reader]
 
 
+TUNE_OPTION = click.option(
+    "--tune",
+    is_flag=True,
+    help="Fine-tune the encoder on the examples first (minutes instead of seconds).",
+)
+
+
 @click.group()
 def ai() -> None:
     """Intent classifiers: train one on labelled examples, label texts with it."""
@@ -63,16 +70,21 @@ def ai() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV with columns text,label (label `oos` marks texts to reject).",
 )
-def ai_train(slug: str, name: str, data_path: Path) -> None:
+@TUNE_OPTION
+def ai_train(slug: str, name: str, data_path: Path, tune: bool) -> None:
     """Train the next version of a classifier (the newest version is the one used)."""
     from deskpilot.ai import classifiers
+    from deskpilot.ai.classifier import TUNED_CONFIG
 
     texts, labels = read_labelled_csv(data_path)
     examples = [classifiers.Example(t, lab) for t, lab in zip(texts, labels, strict=True)]
     settings = load_cli_settings()
     with command_transaction(settings) as session:
         workspace = workspaces_service.require_workspace_by_slug(session, slug)
-        row, _ = classifiers.train(session, Context.system(workspace.id), name, examples)
+        config = TUNED_CONFIG if tune else None
+        row, _ = classifiers.train(
+            session, Context.system(workspace.id), name, examples, config=config
+        )
         summary = (
             f"trained {name} v{row.version}: {len(row.labels)} labels, "
             f"{row.metrics.get('examples')} examples, out-of-scope threshold {row.threshold:.3f}"
@@ -120,12 +132,18 @@ def ai_predict(slug: str, name: str, input_path: Path, output_path: Path) -> Non
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--folds", type=click.IntRange(min=2, max=20), default=5, show_default=True)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the report.")
-def eval_intents(data_path: Path, folds: int, json_path: Path | None) -> None:
-    """Cross-validated accuracy, macro F1 and per-text latency on a text,label CSV."""
+@TUNE_OPTION
+def eval_intents(data_path: Path, folds: int, json_path: Path | None, tune: bool) -> None:
+    """Cross-validated accuracy, macro F1 and per-text latency on a text,label CSV (with --tune,
+    each fold fine-tunes its own encoder on its training part only)."""
+    from dataclasses import replace
+
+    from deskpilot.ai.classifier import TUNED_CONFIG
     from deskpilot.evals import intents
 
     texts, labels = read_labelled_csv(data_path)
-    report = intents.run_cross_validation(texts, labels, folds=folds)
+    config = replace(TUNED_CONFIG, calibration_folds=0) if tune else None
+    report = intents.run_cross_validation(texts, labels, folds=folds, config=config)
     click.echo(intents.format_report(report))
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2))
@@ -134,11 +152,13 @@ def eval_intents(data_path: Path, folds: int, json_path: Path | None) -> None:
 @eval_group.command("oos")
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the report.")
-def eval_oos(data_path: Path, json_path: Path | None) -> None:
+@TUNE_OPTION
+def eval_oos(data_path: Path, json_path: Path | None, tune: bool) -> None:
     """In-scope accuracy and out-of-scope recall on CLINC150-style JSON (train, val, oos_*)."""
+    from deskpilot.ai.classifier import TUNED_CONFIG
     from deskpilot.evals import intents
 
-    report = intents.run_out_of_scope(data_path)
+    report = intents.run_out_of_scope(data_path, config=TUNED_CONFIG if tune else None)
     click.echo(intents.format_report(report))
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2))

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from deskpilot.ai.classifier import ClassifierConfig, IntentClassifier, train_classifier
+from deskpilot.ai.classifier import (
+    ClassifierConfig,
+    IntentClassifier,
+    recall_threshold,
+    train_classifier,
+)
 from tests.fakes import HashingEmbedder
 
 TOPICS = {
@@ -132,3 +138,28 @@ def test_real_embedder_labels_paraphrases_that_share_no_words() -> None:
     )
 
     assert [p.label for p in predictions] == ["lost_card", "weather"]
+
+
+def test_recall_threshold_is_the_lowest_cut_rejecting_the_target_share() -> None:
+    oos_scores = np.asarray([0.1, 0.2, 0.3, 0.4, 0.9])
+
+    cut = recall_threshold(oos_scores, 0.8)
+
+    assert 0.4 < cut < 0.41
+    assert (oos_scores < cut).mean() == 0.8
+    assert (oos_scores < recall_threshold(oos_scores, 1.0)).all()
+
+
+def test_an_oos_recall_target_sets_the_threshold_from_the_oos_examples_alone() -> None:
+    texts, labels = examples()
+    texts += OUT_OF_SCOPE
+    labels += ["oos"] * len(OUT_OF_SCOPE)
+    config = ClassifierConfig(oos_recall_target=0.5)
+
+    classifier, report = train_classifier(texts, labels, HashingEmbedder(), config)
+
+    assert report.threshold_source == "held-out oos examples (50% rejected)"
+    vectors = HashingEmbedder().embed(OUT_OF_SCOPE)
+    rejected = [p.out_of_scope for p in classifier.predict_vectors(OUT_OF_SCOPE, vectors)]
+    # Scored by the final model rather than the held-out folds, but about half of them.
+    assert 1 <= sum(rejected) <= len(OUT_OF_SCOPE) - 1

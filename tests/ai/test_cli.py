@@ -145,3 +145,24 @@ def test_eval_oos_scores_clinc_style_json(cli_env: Path, tmp_path: Path) -> None
     assert report["in_scope_accuracy"] == 1.0
     assert report["oos_recall"] == 1.0
     assert report["auroc"] == 1.0
+
+
+def test_eval_oos_with_tune_uses_the_tuned_configuration(cli_env: Path, tmp_path: Path) -> None:
+    texts, labels = examples()
+    data = {
+        "train": [[t, lab] for t, lab in zip(texts, labels, strict=True)],
+        "val": [["refund, charged twice", "refund"]],
+        "oos_train": [[t, "oos"] for t in OUT_OF_SCOPE],
+        "oos_val": [["a recipe for a joke", "oos"]],
+    }
+    path = tmp_path / "clinc.json"
+    path.write_text(json.dumps(data))
+    report_path = tmp_path / "report.json"
+
+    result = run("eval", "oos", "--data", str(path), "--tune", "--json", str(report_path))
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    # The hashing fake has no weights to tune, but the tuned config's recall target applies.
+    assert report["threshold_source"] == "held-out oos examples (95% rejected)"
+    assert report["encoder"] == "frozen"

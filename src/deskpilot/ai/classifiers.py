@@ -2,7 +2,12 @@
 
 Each training run adds a version; the row records labels, metrics and the out-of-scope threshold,
 and the weights go to DATA_DIR/models/classifiers/ws<id>/<name>/v<version>.pkl (the row stores the
-path relative to the models folder, so DATA_DIR can move). Loaded models are cached per artifact.
+path relative to the models folder, so DATA_DIR can move), with the version's fine-tuned encoder
+in v<version>.encoder/ beside it. Loaded models (and their encoders) are cached per artifact.
+
+With the built-in embedder a classifier runs its own int8 copy of MiniLM (shared in memory by
+all classifiers); `TUNED_CONFIG` fine-tunes it per classifier (minutes on 2 CPU cores: a job for
+the CLI or a background worker).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from deskpilot.ai.classifier import (
     OOS_LABEL,
+    WORKSPACE_CONFIG,
     ClassifierConfig,
     IntentClassifier,
     Prediction,
@@ -93,13 +99,17 @@ def train(
     idempotency_key: str | None = None,
 ) -> tuple[AiClassifier, bool]:
     """Train and record the next version of `name` (slow: seconds to minutes); the flag says
-    whether it is new (False: a replayed Idempotency-Key, the first version it created)."""
+    whether it is new (False: a replayed Idempotency-Key, the first version it created).
+    `config` defaults to `WORKSPACE_CONFIG`."""
     ctx.require_admin()
     validate_examples(name, examples)
     embedder = embedder or default_embedder()
     started = time.perf_counter()
     classifier, report = train_classifier(
-        [e.text for e in examples], [e.label for e in examples], embedder, config
+        [e.text for e in examples],
+        [e.label for e in examples],
+        embedder,
+        config or WORKSPACE_CONFIG,
     )
     # Claimed after training, so no write lock is held meanwhile; a replay wastes the training
     # but never adds a version.

@@ -1,8 +1,11 @@
 """`deskpilot eval intents` and `deskpilot eval oos`: how well the intent classifier labels texts
 and rejects out-of-scope ones.
 
-Every text is embedded once up front (a batch), and folds slice those vectors; latency is measured
-separately, end to end on single uncached texts (embed + classify), as a ticket would be.
+Every text is embedded once up front (a batch) as an untuned classifier would (`training_vectors`:
+the int8 built-in encoder by default), and folds slice those vectors. With fine-tuning (`--tune`),
+each fold tunes its own encoder on that fold's training part only, and its test texts are embedded
+by that encoder. The defaults are what workspaces train with (`WORKSPACE_CONFIG`). Latency is
+measured separately, end to end on single uncached texts (embed + classify), as a ticket would be.
 Inference threads come from DESKPILOT_AI_THREADS.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +24,11 @@ from sklearn.model_selection import StratifiedKFold
 
 from deskpilot.ai.classifier import (
     OOS_LABEL,
+    WORKSPACE_CONFIG,
     ClassifierConfig,
     IntentClassifier,
     train_classifier,
+    training_vectors,
 )
 from deskpilot.ai.embeddings import configure_threads, default_embedder
 from deskpilot.ai.ports import Embedder, Vectors
@@ -35,6 +41,15 @@ LATENCY_SAMPLE = 300
 def _embedder() -> Embedder:
     configure_threads(load_settings().ai_threads)
     return default_embedder()
+
+
+def _held_out_vectors(
+    classifier: IntentClassifier, texts: Sequence[str], frozen: Vectors, embedder: Embedder
+) -> Vectors:
+    """Vectors of texts the classifier did not train on, from its own encoder when it tuned one
+    (`frozen` are the untuned vectors of the same texts)."""
+    tuned = classifier.encoder is not None and classifier.encoder.tuned
+    return classifier.embed(texts, embedder) if tuned else frozen
 
 
 def measure_latency(
@@ -62,20 +77,21 @@ def run_cross_validation(
 ) -> dict[str, Any]:
     """Stratified k-fold accuracy and macro F1 (the top label; no rejection)."""
     embedder = embedder or _embedder()
-    # The threshold is not scored here, so skip its calibration folds.
-    config = config or ClassifierConfig(calibration_folds=0)
+    # The threshold is not scored here, so skip its calibration.
+    config = config or replace(WORKSPACE_CONFIG, calibration_folds=0)
     label_array = np.asarray(labels)
     started = time.perf_counter()
-    all_vectors = embedder.embed(list(texts)) if vectors is None else vectors
+    all_vectors = training_vectors(texts, embedder, config) if vectors is None else vectors
     embed_seconds = time.perf_counter() - started
     predicted = np.empty(len(texts), dtype=object)
     train_seconds: list[float] = []
+    details: dict[str, Any] = {}
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     classifier: IntentClassifier | None = None
     test_idx = np.arange(0)
     for train_idx, test_idx in splitter.split(np.zeros(len(texts)), label_array):
         started = time.perf_counter()
-        classifier, _ = train_classifier(
+        classifier, report = train_classifier(
             [texts[int(i)] for i in train_idx],
             label_array[train_idx].tolist(),
             embedder,
@@ -83,9 +99,10 @@ def run_cross_validation(
             vectors=all_vectors[train_idx],
         )
         train_seconds.append(time.perf_counter() - started)
-        probabilities = classifier.probabilities(
-            [texts[int(i)] for i in test_idx], all_vectors[test_idx]
-        )
+        details = report.details
+        test_texts = [texts[int(i)] for i in test_idx]
+        test_vectors = _held_out_vectors(classifier, test_texts, all_vectors[test_idx], embedder)
+        probabilities = classifier.probabilities(test_texts, test_vectors)
         predicted[test_idx] = np.asarray(classifier.labels)[probabilities.argmax(axis=1)]
     assert classifier is not None
     return {
@@ -93,6 +110,7 @@ def run_cross_validation(
         "examples": len(texts),
         "labels": len(set(labels)),
         "folds": folds,
+        "encoder": details.get("encoder", ""),
         "accuracy": round(float(accuracy_score(label_array, predicted)), 4),
         "macro_f1": round(float(f1_score(label_array, predicted, average="macro")), 4),
         "train_seconds_per_fold": round(float(np.mean(train_seconds)), 1),
@@ -143,11 +161,12 @@ def run_out_of_scope(
     threshold the classifier ships with. `vectors` (optional) embed train, val, oos_train,
     oos_val in that order."""
     embedder = embedder or _embedder()
+    config = config or WORKSPACE_CONFIG
     splits = load_clinc(path)
     order = ("train", "val", "oos_train", "oos_val")
     texts = [text for split in order for text, _ in splits[split]]
     started = time.perf_counter()
-    all_vectors = embedder.embed(texts) if vectors is None else vectors
+    all_vectors = training_vectors(texts, embedder, config) if vectors is None else vectors
     embed_seconds = time.perf_counter() - started
     offsets = np.cumsum([0] + [len(splits[s]) for s in order])
     index = {s: np.arange(offsets[i], offsets[i + 1]) for i, s in enumerate(order)}
@@ -164,8 +183,9 @@ def run_out_of_scope(
     )
     train_seconds = time.perf_counter() - started
     test_texts = [texts[int(i)] for i in test_idx]
+    test_vectors = _held_out_vectors(classifier, test_texts, all_vectors[test_idx], embedder)
     metrics = out_of_scope_metrics(
-        classifier, test_texts, [labels[int(i)] for i in test_idx], all_vectors[test_idx]
+        classifier, test_texts, [labels[int(i)] for i in test_idx], test_vectors
     )
     return {
         "task": "oos",
@@ -173,6 +193,7 @@ def run_out_of_scope(
         "labels": len(classifier.labels),
         "threshold": classifier.threshold,
         "threshold_source": report.threshold_source,
+        "encoder": report.details.get("encoder", ""),
         **metrics,
         "train_seconds": round(train_seconds, 1),
         "embed_seconds": round(embed_seconds, 1),
