@@ -18,6 +18,7 @@ from deskpilot.auth.models import Membership
 from deskpilot.bootstrap import configure_runtime
 from deskpilot.cli_ai import ai
 from deskpilot.cli_common import command_transaction, load_cli_settings, safe_url
+from deskpilot.cli_email import imap_poll, smtp
 from deskpilot.cli_kb import eval_group, kb
 from deskpilot.cli_triage import ai_answer  # noqa: F401 - registers the engine's commands
 from deskpilot.core.context import Context, Role
@@ -254,3 +255,5 @@ def demo(if_empty: bool) -> None:
 main.add_command(kb)
 main.add_command(eval_group)
 main.add_command(ai)
+main.add_command(smtp)
+main.add_command(imap_poll)

@@ -19,6 +19,7 @@ from deskpilot.automation.api import router as automation_router
 from deskpilot.bootstrap import configure_runtime
 from deskpilot.customers.api import router as customers_router
 from deskpilot.db.engine import Database, open_database
+from deskpilot.email.api import router as email_router
 from deskpilot.escalations.api import router as escalations_router
 from deskpilot.jobs import queue
 from deskpilot.kb.api import router as kb_router
@@ -38,10 +39,11 @@ from deskpilot.web.errors import install_error_handlers
 from deskpilot.web.limits import BodySizeLimitMiddleware
 from deskpilot.web.nul_guard import NulGuardMiddleware
 from deskpilot.web.sessions import SessionCodec
+from deskpilot.webhooks.api import router as webhooks_router
 from deskpilot.workspaces.api import router as workspaces_router
 
 log = logging.getLogger(__name__)
-UPLOAD_PATHS = ("/api/v1/attachments",)
+UPLOAD_PATHS = ("/api/v1/attachments", "/api/v1/email/inbound")
 
 
 def queue_mode_for(settings: Settings) -> Literal["embedded", "redis"]:
@@ -140,6 +142,8 @@ def create_app(
         macros_router,
         automation_router,
         sla_router,
+        email_router,
+        webhooks_router,
     ):
         app.include_router(router)
     return app

@@ -72,6 +72,8 @@ class AcmeWorld:
     business_hours_id: int = 0
     rule_id: int = 0
     policy_id: int = 0
+    endpoint_id: int = 0
+    delivery_id: int = 0
 
 
 ID_PARAMS: dict[str, Callable[[AcmeWorld], int]] = {
@@ -94,6 +96,9 @@ ID_PARAMS: dict[str, Callable[[AcmeWorld], int]] = {
     "business_hours_id": lambda w: w.business_hours_id,
     "rule_id": lambda w: w.rule_id,
     "policy_id": lambda w: w.policy_id,
+    "endpoint_id": lambda w: w.endpoint_id,
+    "delivery_id": lambda w: w.delivery_id,
+    "workspace": lambda w: "acme",  # a slug: POST /email/inbound/{workspace}
 }
 """Path parameter name -> the id of an acme object of that kind."""
 
@@ -130,6 +135,10 @@ BODIES: dict[tuple[str, str], Callable[[AcmeWorld], dict[str, Any]]] = {
         "ticket_id": w.globex_ticket_id
     },
     ("PATCH", f"{API}/sla-policies/{{policy_id}}"): lambda w: {"name": "pwned"},
+    ("PATCH", f"{API}/webhooks/endpoints/{{endpoint_id}}"): lambda w: {
+        "url": "https://pwned.example"
+    },
+    ("POST", f"{API}/email/inbound/{{workspace}}"): lambda w: {"raw": "From: a@b.example"},
 }
 """(method, path) -> a body that would succeed if the object were globex's own."""
 
@@ -198,7 +207,25 @@ def build_acme(client: TestClient, personas: Personas, db: Database) -> AcmeWorl
     build_acme_sla(client, personas, world)
     build_acme_macro(client, personas, world)
     build_acme_rule(client, personas, world)
+    build_acme_webhook(client, personas, world)
     return world
+
+
+def build_acme_webhook(client: TestClient, personas: Personas, world: AcmeWorld) -> None:
+    """An acme webhook endpoint and one delivery (to a closed loopback port: it just fails)."""
+    endpoint = client.post(
+        f"{API}/webhooks/endpoints",
+        json={"url": "http://127.0.0.1:9/acme-secret-hook", "events": ["ticket.created"]},
+        headers=personas.acme_owner.headers,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    world.endpoint_id = endpoint.json()["id"]
+    api_ticket(client, personas.ann, subject="acme-confidential webhook ticket")
+    log = client.get(
+        f"{API}/webhooks/endpoints/{world.endpoint_id}/deliveries",
+        headers=personas.acme_owner.headers,
+    )
+    world.delivery_id = log.json()["items"][0]["id"]
 
 
 def build_acme_rule(client: TestClient, personas: Personas, world: AcmeWorld) -> None:
