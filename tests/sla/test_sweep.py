@@ -42,8 +42,11 @@ def test_sweep_flags_at_risk_then_breaches_and_acts_once(
     clock.advance(minutes=1)
     result = sweep(session)
     session.commit()
-    assert (result.at_risk, result.breached) == (1, 0)
+    assert (result.at_risk, result.breached, result.actions) == (1, 0, 1)  # the warning note
     assert event_kinds(session, ticket.id) == ["sla_at_risk"]
+    [warning] = session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()
+    assert warning.visibility == "internal"
+    assert "SLA at risk" in warning.body
 
     clock.advance(minutes=30)
     result = sweep(session)
@@ -56,8 +59,8 @@ def test_sweep_flags_at_risk_then_breaches_and_acts_once(
     assert refreshed.priority == "high"
     assert refreshed.team_id == billing
     notes = session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()
-    assert [n.visibility for n in notes] == ["internal"]
-    assert "SLA breached" in notes[0].body
+    assert [n.visibility for n in notes] == ["internal", "internal"]
+    assert "SLA breached" in notes[1].body
     escalations = session.scalars(select(Escalation).where(Escalation.ticket_id == ticket.id)).all()
     assert [e.reason for e in escalations] == ["sla"]
     first = clocks_of(session, ticket.id)[("first_response", 1)]
@@ -70,7 +73,7 @@ def test_sweep_flags_at_risk_then_breaches_and_acts_once(
         session.commit()
         assert (result.breached, result.at_risk, result.actions) == (0, 0, 0)
     assert event_kinds(session, ticket.id) == ["sla_at_risk", "sla_breached"]
-    assert len(session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()) == 1
+    assert len(session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()) == 2
 
 
 def test_paused_clocks_are_not_swept(

@@ -191,6 +191,26 @@ def _at_risk(session: Session, now: datetime, page: int, result: SweepResult) ->
                 },
             )
         session.flush()
+        # At risk, the policy's notifications go out once (the flag above guards them); the
+        # other actions wait for an actual breach.
+        policies = _policies(session, {row.policy_id for row in flagged})
+        for row in flagged:
+            policy = policies.get(row.policy_id or 0)
+            kinds = [
+                a["type"] for a in (policy.breach_actions if policy else [])
+                if a["type"].startswith("notify_")
+            ]  # fmt: skip
+            if policy is not None and kinds:
+                ctx = Context.system(row.workspace_id)
+                ticket = tickets[row.ticket_id]
+                result.actions += _try(
+                    session,
+                    "notify_at_risk",
+                    lambda ctx=ctx, ticket=ticket, row=row, policy=policy, kinds=kinds: _notify(
+                        session, ctx, ticket, row, policy, kinds, headline="SLA at risk",
+                        verb="is due",
+                    ),
+                )  # fmt: skip
         if len(rows) < page:
             break
 
@@ -250,11 +270,16 @@ def _notify(
     session: Session,
     ctx: Context,
     ticket: Ticket,
-    clock: TicketSla,
+    clock: Any,
     policy: SlaPolicy,
     kinds: list[str],
+    *,
+    headline: str = "SLA breached",
+    verb: str = "was due",
 ) -> None:
-    """An internal note for the assignee and/or the team (email notification comes later)."""
+    """An internal note for the assignee and/or the team (email notification comes later).
+
+    `clock` is a TicketSla or a row with the same `metric`, `target_minutes` and `due_at`."""
     who = []
     if "notify_assignee" in kinds:
         who.append(
@@ -264,8 +289,8 @@ def _notify(
         who.append(f"team {ticket.team_id} lead" if ticket.team_id else "team (none)")
     due = clock.due_at.strftime("%Y-%m-%d %H:%M UTC") if clock.due_at else "-"
     body = (
-        f"**SLA breached**: the {_metric_label(clock.metric)} target of "
-        f"{clock.target_minutes} min (policy “{policy.name}”) was due {due}. "
+        f"**{headline}**: the {_metric_label(clock.metric)} target of "
+        f"{clock.target_minutes} min (policy “{policy.name}”) {verb} {due}. "
         f"Notifying: {', '.join(who)}."
     )
     tickets_service.add_message(
