@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from deskpilot.automation.models import AutomationRun
 from deskpilot.escalations.models import Escalation
+from deskpilot.routing import service as routing_service
+from deskpilot.routing.schemas import AgentStatusUpdate
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.models import Message, Ticket, TicketEvent
 from deskpilot.tickets.schemas import TicketUpdate
@@ -83,8 +85,19 @@ def test_an_illegal_status_is_a_recorded_error_and_the_other_actions_still_run(
     assert run.actions_applied[1]["error"].startswith("illegal_transition")
 
 
+def agent_online(session: Session, personas: Personas, user_id: int, capacity: int) -> None:
+    routing_service.set_agent_status(
+        session,
+        personas.acme_admin.ctx,
+        user_id,
+        AgentStatusUpdate(availability="online", capacity=capacity),
+    )
+    session.commit()
+
+
 def test_assign_team_and_agent(session: Session, personas: Personas) -> None:
     billing = personas.teams["acme_billing"]
+    agent_online(session, personas, personas.bob.user_id, capacity=5)
     ticket, _run = run_on_new_ticket(
         session,
         personas,
@@ -197,3 +210,36 @@ def test_merged_tickets_are_left_alone(session: Session, personas: Personas) -> 
     session.expire_all()
     assert session.get(Ticket, source.id).tags == []  # type: ignore[union-attr]
     assert session.get(Ticket, target.id).tags == ["touched"]  # type: ignore[union-attr]
+
+
+def test_assign_agent_never_exceeds_capacity_or_picks_an_absent_agent(
+    session: Session, personas: Personas
+) -> None:
+    make_rule(
+        session,
+        personas.acme_admin.ctx,
+        actions=[{"type": "assign_agent", "user_id": personas.bob.user_id}],
+    )
+
+    def new_ticket() -> tuple[Ticket, AutomationRun]:
+        created = make_ticket(session, personas.ann.ctx)
+        session.commit()
+        session.expire_all()
+        run = session.scalars(
+            select(AutomationRun).where(AutomationRun.ticket_id == created.id)
+        ).one()
+        fresh = session.get(Ticket, created.id)
+        assert fresh is not None
+        return fresh, run
+
+    away, run = new_ticket()  # bob never went online
+    assert away.assignee_id is None
+    assert run.error is not None
+    assert "capacity" in run.error
+    agent_online(session, personas, personas.bob.user_id, capacity=1)
+    first, run = new_ticket()
+    assert first.assignee_id == personas.bob.user_id
+    assert run.error is None
+    full, run = new_ticket()
+    assert full.assignee_id is None
+    assert run.error is not None

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context
-from deskpilot.core.errors import DomainError, IllegalTransition
+from deskpilot.core.errors import Conflict, DomainError, IllegalTransition
 from deskpilot.core.ids import MAX_DB_ID
 from deskpilot.escalations import service as escalations_service
 from deskpilot.jobs import queue
+from deskpilot.routing import assign
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.lifecycle import (
     Impact,
@@ -193,7 +194,11 @@ def _apply(
     elif isinstance(action, AssignTeam):
         _update(session, ctx, ticket, TicketUpdate(team_id=action.team_id))
     elif isinstance(action, AssignAgent):
-        _update(session, ctx, ticket, TicketUpdate(assignee_id=action.user_id))
+        if ticket.assignee_id != action.user_id:
+            # Automatic assignment never goes above an agent's capacity (or to one away).
+            if not assign.has_room(session, ctx, action.user_id):
+                raise Conflict(f"Agent {action.user_id} is not online or is at capacity")
+            _update(session, ctx, ticket, TicketUpdate(assignee_id=action.user_id))
     elif isinstance(action, AddTags):
         wanted = sorted({*ticket.tags, *(t.lower() for t in action.tags)})
         if set(wanted) != set(ticket.tags):

@@ -81,6 +81,18 @@ def open_loads(session: Session, ctx: Context, user_ids: Sequence[int]) -> dict[
     return loads
 
 
+def has_room(session: Session, ctx: Context, user_id: int) -> bool:
+    """Whether an automatic assignment may give this agent one more ticket: online and below
+    capacity. Locks the agent's status row, as team routing does, so concurrent automatic
+    assignments cannot both take the last slot."""
+    status = session.scalars(
+        scoped(ctx, AgentStatus).where(AgentStatus.user_id == user_id).with_for_update()
+    ).first()
+    if status is None or status.availability != "online":
+        return False
+    return open_loads(session, ctx, [user_id])[user_id] < status.capacity
+
+
 def lock_routings(session: Session, ctx: Context, team_ids: Sequence[int]) -> list[TeamRouting]:
     """Lock the routing rows of these teams in team-id order (rows that exist; none = manual)."""
     if not team_ids:
