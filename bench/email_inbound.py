@@ -33,16 +33,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
-from deskpilot.bootstrap import configure_runtime
-from deskpilot.db import migrate
-from deskpilot.db.engine import Database, open_database
+from deskpilot.db.engine import Database
 from deskpilot.email.models import EmailMessage, MailSettings
 from deskpilot.email.smtp_listener import make_controller
-from deskpilot.settings import Settings, normalize_database_url
+from deskpilot.settings import Settings
 from deskpilot.tickets.models import Ticket
 from deskpilot.workspaces.models import Workspace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdb import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "email" / "fixtures"
@@ -55,22 +56,8 @@ HUMAN = [
 SUPPORT = "support@bench.example"
 
 
-def fresh_database(url: str | None, workdir: Path) -> tuple[Database, Settings, int]:
-    settings = Settings(
-        env="test", data_dir=workdir / "data", secret_key="bench-" + "k" * 40,
-        database_url=url, ai_pipeline=False,
-    )  # fmt: skip
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    resolved = settings.resolved_database_url
-    if resolved.startswith("postgresql"):
-        engine = create_engine(normalize_database_url(resolved))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    migrate.upgrade(resolved)
-    db = open_database(resolved, pool_size=12)
-    configure_runtime(settings, db, queue_mode="immediate")
+def fresh_workspace(url: str | None, workdir: Path) -> tuple[Database, Settings, int]:
+    db, settings = fresh_database(url, workdir / "data", pool_size=12, ai_pipeline=False)
     with db.session(write=True) as s:
         ws = Workspace(slug="bench", name="Bench")
         s.add(ws)
@@ -132,7 +119,7 @@ def counts(db: Database, ws: int) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-mail-") as tmp:
-        db, settings, ws = fresh_database(args.database_url, Path(tmp))
+        db, settings, ws = fresh_workspace(args.database_url, Path(tmp))
         controller = make_controller(db, settings, port=0)
         controller.start()
         try:

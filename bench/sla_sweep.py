@@ -31,16 +31,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, select, text, update
+from sqlalchemy import event, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from deskpilot.bootstrap import configure_runtime
+from benchdb import fresh_database
 from deskpilot.core.clock import set_clock
 from deskpilot.customers.models import Contact
-from deskpilot.db import migrate
-from deskpilot.db.engine import Database, open_database
-from deskpilot.settings import Settings, normalize_database_url
+from deskpilot.db.engine import Database
 from deskpilot.sla.models import SlaPolicy, TicketSla
 from deskpilot.sla.tasks import sweep
 from deskpilot.tickets.models import Ticket
@@ -57,27 +55,6 @@ class StatementCounter:
 
     def _seen(self, *_args: Any) -> None:
         self.count += 1
-
-
-def fresh_database(url: str | None, workdir: Path, size: int) -> tuple[Database, Settings]:
-    settings = Settings(
-        env="test",
-        data_dir=workdir / f"data-{size}",
-        secret_key="bench-" + "k" * 40,
-        database_url=url,
-    )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    resolved = settings.resolved_database_url
-    if resolved.startswith("postgresql"):
-        engine = create_engine(normalize_database_url(resolved))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    migrate.upgrade(resolved)
-    db = open_database(resolved, pool_size=4)
-    configure_runtime(settings, db, queue_mode="immediate")
-    return db, settings
 
 
 def fill(db: Database, tickets: int, now: datetime, rng: random.Random) -> tuple[int, list[int]]:
@@ -165,7 +142,7 @@ def run_size(url: str | None, workdir: Path, size: int, runs: int, seed: int) ->
     rng = random.Random(seed)
     now = datetime.now(UTC).replace(microsecond=0)
     set_clock(lambda: now)
-    db, _settings = fresh_database(url, workdir, size)
+    db, _settings = fresh_database(url, workdir / f"data-{size}")
     started = time.perf_counter()
     _policy_id, _ticket_ids = fill(db, size, now, rng)
     fill_seconds = round(time.perf_counter() - started, 1)
