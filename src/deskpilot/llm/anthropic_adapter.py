@@ -14,9 +14,7 @@ from deskpilot.ai.ports import AnswerRequest, DraftAnswer, Usage
 from deskpilot.llm.errors import (
     ProviderError,
     ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    error_for_status,
+    translate_sdk_error,
 )
 from deskpilot.llm.prompt import PROMPT_VERSION, SYSTEM_PROMPT, parse_answer, user_message
 
@@ -24,13 +22,7 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 
 def translate_error(exc: anthropic.AnthropicError) -> ProviderError:
-    if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderTimeout(f"timed out: {exc}")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return ProviderUnavailable(f"connection failed: {exc}")
-    if isinstance(exc, anthropic.APIStatusError):
-        return error_for_status(exc.status_code, exc.message, exc.response.headers)
-    return ProviderRejected(f"{type(exc).__name__}: {exc}")
+    return translate_sdk_error(exc, anthropic)
 
 
 class AnthropicLLM:

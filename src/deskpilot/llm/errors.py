@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from deskpilot.ai.ports import Usage
 
@@ -109,3 +110,15 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
+
+
+def translate_sdk_error(exc: Exception, sdk: Any) -> ProviderError:
+    """An Anthropic or OpenAI SDK exception as a ProviderError; `sdk` is the SDK module (both
+    name their timeout, connection and status errors alike)."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return ProviderTimeout(f"timed out: {exc}")
+    if isinstance(exc, sdk.APIConnectionError):
+        return ProviderUnavailable(f"connection failed: {exc}")
+    if isinstance(exc, sdk.APIStatusError):
+        return error_for_status(exc.status_code, exc.message, exc.response.headers)
+    return ProviderRejected(f"{type(exc).__name__}: {exc}")

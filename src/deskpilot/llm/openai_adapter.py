@@ -17,9 +17,7 @@ from deskpilot.llm.errors import (
     MalformedAnswer,
     ProviderError,
     ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    error_for_status,
+    translate_sdk_error,
 )
 from deskpilot.llm.prompt import PROMPT_VERSION, SYSTEM_PROMPT, parse_answer, user_message
 
@@ -29,13 +27,7 @@ NO_KEY = "not-needed"
 
 
 def translate_error(exc: openai.OpenAIError) -> ProviderError:
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderTimeout(f"timed out: {exc}")
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderUnavailable(f"connection failed: {exc}")
-    if isinstance(exc, openai.APIStatusError):
-        return error_for_status(exc.status_code, exc.message, exc.response.headers)
-    return ProviderRejected(f"{type(exc).__name__}: {exc}")
+    return translate_sdk_error(exc, openai)
 
 
 class OpenAILLM:
