@@ -15,8 +15,10 @@ QueueMode = Literal["immediate", "embedded", "redis"]
 def configure_runtime(settings: Settings, db: Database, *, queue_mode: QueueMode) -> None:
     """Register every job, point the AI at DATA_DIR's models and connect the job queue."""
     import deskpilot.tasks  # noqa: F401 - importing registers the jobs
+    from deskpilot.email import outbound
     from deskpilot.triage import pipeline
 
+    outbound.configure(settings)
     pipeline.set_enabled(settings.ai_pipeline)
     configure_models_dir(settings.data_dir / "models")
     configure_threads(settings.ai_threads)

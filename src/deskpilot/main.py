@@ -20,6 +20,8 @@ from deskpilot.bootstrap import configure_runtime
 from deskpilot.customers.api import router as customers_router
 from deskpilot.db.engine import Database, open_database
 from deskpilot.email.api import router as email_router
+from deskpilot.email.links_api import router as email_links_router
+from deskpilot.email.templates_api import router as email_templates_router
 from deskpilot.escalations.api import router as escalations_router
 from deskpilot.jobs import queue
 from deskpilot.kb.api import router as kb_router
@@ -143,6 +145,8 @@ def create_app(
         automation_router,
         sla_router,
         email_router,
+        email_templates_router,
+        email_links_router,
         webhooks_router,
     ):
         app.include_router(router)

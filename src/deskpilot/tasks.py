@@ -1,6 +1,7 @@
 """Imports every domain's background jobs so they are registered before a worker starts."""
 
 from deskpilot.automation import tasks as automation_tasks
+from deskpilot.email import tasks as email_tasks  # also registers deskpilot.email.hooks
 from deskpilot.escalations import hooks as escalation_hooks
 from deskpilot.kb import tasks as kb_tasks
 from deskpilot.routing import hooks as routing_hooks
@@ -11,6 +12,7 @@ from deskpilot.webhooks import tasks as webhooks_tasks  # also registers deskpil
 
 __all__ = [
     "automation_tasks",
+    "email_tasks",
     "escalation_hooks",
     "kb_tasks",
     "routing_hooks",
