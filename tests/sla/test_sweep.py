@@ -44,7 +44,9 @@ def test_sweep_flags_at_risk_then_breaches_and_acts_once(
     session.commit()
     assert (result.at_risk, result.breached, result.actions) == (1, 0, 1)  # the warning note
     assert event_kinds(session, ticket.id) == ["sla_at_risk"]
-    [warning] = session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()
+    [warning] = session.scalars(
+        select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
+    ).all()
     assert warning.visibility == "internal"
     assert "SLA at risk" in warning.body
 
@@ -58,7 +60,9 @@ def test_sweep_flags_at_risk_then_breaches_and_acts_once(
     assert refreshed is not None
     assert refreshed.priority == "high"
     assert refreshed.team_id == billing
-    notes = session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()
+    notes = session.scalars(
+        select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
+    ).all()
     assert [n.visibility for n in notes] == ["internal", "internal"]
     assert "SLA breached" in notes[1].body
     escalations = session.scalars(select(Escalation).where(Escalation.ticket_id == ticket.id)).all()
@@ -73,7 +77,14 @@ def test_sweep_flags_at_risk_then_breaches_and_acts_once(
         session.commit()
         assert (result.breached, result.at_risk, result.actions) == (0, 0, 0)
     assert event_kinds(session, ticket.id) == ["sla_at_risk", "sla_breached"]
-    assert len(session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()) == 2
+    assert (
+        len(
+            session.scalars(
+                select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
+            ).all()
+        )
+        == 2
+    )
 
 
 def test_paused_clocks_are_not_swept(
