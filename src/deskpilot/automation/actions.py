@@ -34,6 +34,7 @@ from deskpilot.tickets.lifecycle import (
 )
 from deskpilot.tickets.models import Ticket
 from deskpilot.tickets.schemas import MAX_TAGS, MessageCreate, TagStr, TicketUpdate
+from deskpilot.webhooks.events import ticket_summary
 
 WEBHOOK_JOB = "automation.webhook"
 MAX_ACTIONS = 20
@@ -284,20 +285,8 @@ def webhook_payload(ticket: Ticket, rule: RuleInfo) -> dict[str, Any]:
         "rule": {"id": rule.rule_id, "name": rule.name, "trigger": rule.trigger},
         "event_key": rule.event_key,
         "sent_at": utcnow().isoformat(),
-        "ticket": {
-            "id": ticket.id,
-            "number": ticket.number,
-            "subject": ticket.subject,
-            "status": ticket.status,
-            "priority": ticket.priority,
-            "impact": ticket.impact,
-            "channel": ticket.channel,
-            "type": ticket.type,
-            "category": ticket.category,
-            "tags": ticket.tags,
-            "assignee_id": ticket.assignee_id,
-            "team_id": ticket.team_id,
-        },
+        # The same ticket shape as the signed outbound webhooks (docs/webhooks.md).
+        "ticket": ticket_summary(ticket),
     }
 
 
