@@ -11,7 +11,7 @@ REDIS_URL ?= $(or $(DESKPILOT_TEST_REDIS_URL),redis://127.0.0.1:6379/15)
 PYTEST_ARGS ?=
 INSTALLED := $(VENV)/.deskpilot-installed
 
-.PHONY: install run test test-sqlite test-postgres services lint fmt bench clean
+.PHONY: install run test test-sqlite test-postgres services lint fmt bench eval clean
 
 install: $(INSTALLED)
 
@@ -59,6 +59,14 @@ fmt: install
 
 bench: install
 	$(BIN)/python bench/api_load.py
+
+# The AI evaluations on the development data sets (../shared/datasets; minutes each, not in CI).
+DATASETS ?= ../shared/datasets
+eval: install
+	$(BIN)/deskpilot eval retrieval --kb $(DATASETS)/covidfaq/kb.jsonl --queries $(DATASETS)/covidfaq/queries.jsonl
+	$(BIN)/deskpilot eval answers --kb $(DATASETS)/covidfaq/kb.jsonl --queries $(DATASETS)/covidfaq/queries.jsonl --folds 5
+	$(BIN)/deskpilot eval intents --data $(DATASETS)/banking77/train.csv --folds 5
+	$(BIN)/deskpilot eval oos --data $(DATASETS)/clinc150/train_val.json
 
 clean:
 	rm -rf build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
