@@ -37,6 +37,11 @@ class _Threads:
 _threads = _Threads()
 
 
+def configured_threads() -> int:
+    """CPU threads local inference may use in this process (DESKPILOT_AI_THREADS)."""
+    return _threads.count
+
+
 def configure_threads(count: int) -> None:
     """Torch threads for local inference (process-wide; takes effect when a model loads)."""
     _threads.count = max(1, count)

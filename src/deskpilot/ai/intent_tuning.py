@@ -311,6 +311,6 @@ def _limit_threads(count: int) -> None:
 
 def inference_threads() -> int:
     """The process's configured torch threads (`embeddings.configure_threads`)."""
-    from deskpilot.ai import embeddings
+    from deskpilot.ai.embeddings import configured_threads
 
-    return embeddings._threads.count  # the one place that setting lives
+    return configured_threads()

@@ -34,9 +34,9 @@ from deskpilot.triage.answering import Turn
 from deskpilot.triage.confidence import Calibrator
 from deskpilot.triage.decide import decide
 from deskpilot.triage.policy import DecisionPolicy
+from deskpilot.triage.service import ANSWERED
 
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
-ANSWERED = ("resolve", "confirm")
 
 
 @dataclass

@@ -43,10 +43,15 @@ def _stem(word: str) -> str:
     return word
 
 
+def content_words(text: str) -> list[str]:
+    """Stemmed words without stopwords, in order."""
+    stemmed = (_stem(w) for w in WORD_RE.findall(text.lower()))
+    return [w for w in stemmed if w not in STOPWORDS]
+
+
 def tokenize(text: str) -> list[str]:
     """Stemmed unigrams without stopwords, plus bigrams of adjacent kept words."""
-    stemmed = (_stem(w) for w in WORD_RE.findall(text.lower()))
-    words = [w for w in stemmed if w not in STOPWORDS]
+    words = content_words(text)
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 

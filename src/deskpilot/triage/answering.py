@@ -81,20 +81,11 @@ def passages_for(hits: Sequence[SearchHit], workspace_slug: str) -> list[Passage
 
 
 def answer_request(
-    question: str,
-    passages: Sequence[Passage],
-    turns: Sequence[Turn],
-    *,
-    temperature: float,
-    max_output_tokens: int,
+    question: str, passages: Sequence[Passage], turns: Sequence[Turn]
 ) -> AnswerRequest:
-    return AnswerRequest(
-        question=question,
-        passages=tuple(passages),
-        history=history(turns),
-        temperature=temperature,
-        max_output_tokens=max_output_tokens,
-    )
+    """Temperature and output length are the workspace's provider settings, applied by
+    `llm.service.compose_answer`."""
+    return AnswerRequest(question=question, passages=tuple(passages), history=history(turns))
 
 
 def ground(answer: DraftAnswer | None, passages: Sequence[Passage]) -> Grounding | None:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from deskpilot.kb.lexical import tokenize
+from deskpilot.kb.lexical import content_words
 from deskpilot.kb.search import SearchHit
 
 FEATURES: tuple[str, ...] = (
@@ -91,10 +91,10 @@ def features(query: str, hits: Sequence[SearchHit]) -> dict[str, float]:
 
 def overlap(query: str, title: str) -> float:
     """Share of the question's content words (stemmed, no stopwords) that the title contains."""
-    words = {token for token in tokenize(query) if " " not in token}
+    words = set(content_words(query))
     if not words:
         return 0.0
-    return len(words & {token for token in tokenize(title) if " " not in token}) / len(words)
+    return len(words & set(content_words(title))) / len(words)
 
 
 @dataclass(frozen=True)

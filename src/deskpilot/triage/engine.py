@@ -24,7 +24,7 @@ from deskpilot.llm import service as llm_service
 from deskpilot.llm.builtin import BuiltinLLM
 from deskpilot.llm.models import AiUsage
 from deskpilot.llm.service import ComposeResult
-from deskpilot.triage import answering, calibration, grounding
+from deskpilot.triage import answering, calibration
 from deskpilot.triage import confidence as conf
 from deskpilot.triage.answering import Turn
 from deskpilot.triage.decide import DecisionInputs, Verdict, decide
@@ -162,20 +162,13 @@ def run(
     )
     hits = answering.retrieve(session, ctx, query)
     passages = answering.passages_for(hits, _workspace_slug(session, ctx))
-    provider_settings = llm_service.get_settings(session, system)
     draft: DraftAnswer | None = None
     fallback: str | None = None
     provider_failed = False
     usage: dict[str, Any] = {}
     usage_row: AiUsage | None = None
     if passages:
-        request = answering.answer_request(
-            query,
-            passages,
-            question.turns,
-            temperature=provider_settings.temperature,
-            max_output_tokens=provider_settings.max_output_tokens,
-        )
+        request = answering.answer_request(query, passages, question.turns)
         composed = llm_service.compose_answer(
             session,
             ctx,
@@ -187,13 +180,12 @@ def run(
         )
         usage_row = composed.usage_row
         draft, fallback, provider_failed, usage = _unpack(composed)
-        if draft is not None and draft.provider != "builtin":
-            checked_llm = grounding.check(draft, passages)
-            if not checked_llm.grounded:
-                # An outside model's unsupported claim never reaches a customer.
-                fallback = "ungrounded"
-                draft = BuiltinLLM().answer(request)
     checked = answering.ground(draft, passages)
+    # An outside model's unsupported claim never reaches a customer: the builtin answers instead.
+    if draft is not None and draft.provider != "builtin" and checked and not checked.grounded:
+        fallback = "ungrounded"
+        draft = BuiltinLLM().answer(answering.answer_request(query, passages, question.turns))
+        checked = answering.ground(draft, passages)
     features = conf.features(query, hits)
     calibrator = calibration.calibrator_for(session, ctx)
     grounded = checked.grounded if checked is not None else False

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from deskpilot.ai.ports import DraftAnswer, Passage
-from deskpilot.kb.lexical import tokenize
+from deskpilot.kb import lexical
 
 SUPPORT_THRESHOLD = 0.6
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -23,7 +23,7 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 def content_words(text: str) -> set[str]:
     """Stemmed words without stopwords, as the KB's lexical index sees them."""
-    return {token for token in tokenize(text) if " " not in token}
+    return set(lexical.content_words(text))
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ from deskpilot.tickets.schemas import MessageCreate
 from deskpilot.triage import engine, signals
 from deskpilot.triage import service as triage_service
 from deskpilot.triage.answering import Turn
-from deskpilot.triage.models import AiDecision, AiPolicy
-from deskpilot.triage.policy import DecisionPolicy, load_policy
+from deskpilot.triage.models import AiDecision
+from deskpilot.triage.policy import DecisionPolicy, get_policy, load_policy
 from deskpilot.workspaces.models import Team
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,7 @@ def warm_up_in_background() -> threading.Thread:
 def policy_allows(session: Session, workspace_id: int) -> bool:
     if not _enabled:
         return False
-    stored = session.scalar(select(AiPolicy.policy).where(AiPolicy.workspace_id == workspace_id))
-    return load_policy(stored or {}).auto_reply_enabled
+    return get_policy(session, Context.system(workspace_id)).auto_reply_enabled
 
 
 def request_triage(
@@ -192,9 +191,7 @@ def prepare(
         reason = "escalated"  # handed to people, who answer from here
     if reason is not None:
         return {"skip": reason}
-    policy = load_policy(
-        session.scalar(select(AiPolicy.policy).where(AiPolicy.workspace_id == workspace_id)) or {}
-    )
+    policy = get_policy(session, ctx)
     if not policy.auto_reply_enabled:
         return {"skip": "disabled"}
     history = triage_service.ticket_decisions(session, ctx, ticket_id)
