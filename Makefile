@@ -11,7 +11,7 @@ REDIS_URL ?= $(or $(DESKPILOT_TEST_REDIS_URL),redis://127.0.0.1:6379/15)
 PYTEST_ARGS ?=
 INSTALLED := $(VENV)/.deskpilot-installed
 
-.PHONY: install run test test-sqlite test-postgres services lint fmt bench eval clean
+.PHONY: install run test test-sqlite test-postgres services lint fmt bench eval screenshots clean
 
 install: $(INSTALLED)
 
@@ -21,8 +21,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstalls only when pyproject.toml changes; the package itself is installed in editable mode.
-$(INSTALLED): pyproject.toml | $(BIN)/python
+$(INSTALLED): pyproject.toml frontend/package.json | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix frontend --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: pages will work without htmx (make install again once Node.js is installed)" >&2; fi
 	@touch $@
 
 run: install
@@ -31,6 +34,7 @@ run: install
 	$(BIN)/deskpilot serve --host $(HOST) --port $(PORT)
 
 test: install
+	bash scripts/test-packages.sh
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
@@ -67,6 +71,12 @@ eval: install
 	$(BIN)/deskpilot eval answers --kb $(DATASETS)/covidfaq/kb.jsonl --queries $(DATASETS)/covidfaq/queries.jsonl --folds 5
 	$(BIN)/deskpilot eval intents --data $(DATASETS)/banking77/train.csv --folds 5
 	$(BIN)/deskpilot eval oos --data $(DATASETS)/clinc150/train_val.json
+
+# Refresh the README's screenshots from the browser tests (SQLite; needs chromium).
+screenshots: install
+	bash scripts/test-packages.sh
+	DESKPILOT_TEST_DATABASE_URL=sqlite DESKPILOT_SCREENSHOTS=docs/screenshots \
+		$(BIN)/python -m pytest -q tests/e2e
 
 clean:
 	rm -rf build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -40,6 +40,11 @@ IS_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
 TEST_SECRET = "test-secret-key-" + "x" * 32
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest, and a failure elsewhere shows sooner."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests may talk to this machine only (database, Redis, loopback servers)."""

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
@@ -28,6 +28,20 @@ class Settings(BaseSettings):
     port: int = 8000
     base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] | None = None
+    """One JSON object per log line, or plain text; unset means json in prod, text otherwise."""
+    metrics_token: str | None = None
+    """When set, `GET /metrics` needs `Authorization: Bearer <token>`; unset, loopback only."""
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("prometheus_multiproc_dir", "PROMETHEUS_MULTIPROC_DIR"),
+    )
+    """prometheus_client's own variable: share metrics between `serve --workers N` processes."""
+    otel_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DESKPILOT_OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    """OTLP/HTTP collector URL; tracing stays off unless set (needs the `otel` extra)."""
 
     max_body_bytes: int = 1_048_576
     max_attachment_bytes: int = 10 * 1_048_576
@@ -41,6 +55,9 @@ class Settings(BaseSettings):
     """Run the AI engine on new tickets and customer replies (workspaces can still opt out)."""
     session_cookie_secure: bool = False
     session_max_age_seconds: int = 14 * 24 * 3600
+    vendor_dir: Path | None = None
+    """Where `npm install` put the front-end libraries (default: the source tree's
+    `frontend/node_modules`). Pages work without them, only less smoothly."""
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:
@@ -52,6 +69,12 @@ class Settings(BaseSettings):
                 f"{MIN_SECRET_KEY_LENGTH} characters when DESKPILOT_ENV=prod"
             )
         return self
+
+    @property
+    def resolved_vendor_dir(self) -> Path:
+        if self.vendor_dir is not None:
+            return self.vendor_dir
+        return Path(__file__).resolve().parents[2] / "frontend" / "node_modules"
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -73,6 +96,12 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env == "prod" else "text"
 
     @property
     def attachments_dir(self) -> Path:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deskpilot.core.clock import utcnow
@@ -22,6 +22,8 @@ class User(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    """Set when the person follows a verification link (portal sign-ups) or is added by staff."""
 
 
 class Membership(IdMixin, TimestampMixin, WorkspaceScoped, Base):
@@ -50,3 +52,18 @@ class ApiToken(IdMixin, WorkspaceScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginThrottle(IdMixin, Base):
+    """Failed sign-ins per key (an account in a workspace, or a client address).
+
+    Not workspace-scoped: it is read before anyone is signed in, and the key is a hash that names
+    no tenant. Rows are overwritten, so the table stays as small as the set of recent offenders.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)

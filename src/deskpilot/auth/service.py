@@ -53,7 +53,7 @@ def context_for_token(session: Session, raw_token: str) -> Context:
     ).one_or_none()
     if row is None:
         raise Unauthorized("Invalid or revoked API token")
-    return _context(row[1])
+    return _context(session, row[1])
 
 
 def context_for_user(session: Session, workspace_id: int, user_id: int) -> Context:
@@ -69,16 +69,54 @@ def context_for_user(session: Session, workspace_id: int, user_id: int) -> Conte
     ).one_or_none()
     if membership is None:
         raise Unauthorized("Session is no longer valid")
-    return _context(membership)
+    return _context(session, membership)
 
 
-def _context(membership: Membership) -> Context:
+def _context(session: Session, membership: Membership) -> Context:
+    role = Role(membership.role)
+    organization_id = None
+    if role == Role.customer and membership.contact_id is not None:
+        organization_id = _shared_organization(session, membership)
     return Context(
         workspace_id=membership.workspace_id,
         user_id=membership.user_id,
-        role=Role(membership.role),
+        role=role,
         contact_id=membership.contact_id,
+        organization_id=organization_id,
     )
+
+
+def _shared_organization(session: Session, membership: Membership) -> int | None:
+    """The customer's organization when the workspace lets customers see their organization's
+    requests (`Workspace.settings["portal"]["organization_tickets"]`), else None."""
+    settings = session.scalar(
+        select(Workspace.settings).where(Workspace.id == membership.workspace_id)
+    )
+    if not ((settings or {}).get("portal") or {}).get("organization_tickets"):
+        return None
+    contact = customers_service.get_contact(
+        session, Context.system(membership.workspace_id), membership.contact_id or 0
+    )
+    return contact.organization_id
+
+
+@dataclass(frozen=True)
+class ViewerProfile:
+    name: str
+    email: str
+    workspace_slug: str
+    workspace_name: str
+
+
+def viewer_profile(session: Session, ctx: Context) -> ViewerProfile:
+    """What the page chrome shows about the signed-in person and their workspace."""
+    row = session.execute(
+        select(User.name, User.email, Workspace.slug, Workspace.name)
+        .join(Membership, Membership.user_id == User.id)
+        .join(Workspace, Workspace.id == Membership.workspace_id)
+        .where(Membership.workspace_id == ctx.workspace_id, User.id == ctx.user_id)
+    ).one()
+    return ViewerProfile(row[0], row[1], row[2], row[3])
 
 
 def authenticate(session: Session, workspace_slug: str, email: str, password: str) -> Context:
@@ -99,7 +137,7 @@ def authenticate(session: Session, workspace_slug: str, email: str, password: st
         or not membership.is_active
     ):
         raise Unauthorized("Invalid email or password")
-    return _context(membership)
+    return _context(session, membership)
 
 
 @dataclass(frozen=True)
@@ -110,10 +148,20 @@ class IssuedToken:
 
 
 def issue_token(session: Session, ctx: Context, *, user_id: int, name: str = "") -> IssuedToken:
-    """Admins may issue tokens for any member; everyone else only for themselves."""
+    """Everyone may issue tokens for themselves. Admins may issue them for active agents and
+    admins; only owners for owners. Nobody mints tokens for customers: a token acts as its user,
+    so minting one for someone of higher rank, or for a customer, would be impersonation. The
+    system context (the `deskpilot token create` command run by the operator) may issue any."""
+    membership = get_membership(session, ctx, user_id)
     if user_id != ctx.user_id:
         ctx.require_admin()
-    get_membership(session, ctx, user_id)
+    # The operator's CLI acts as the system (no user) and may issue any member's token.
+    if user_id != ctx.user_id and ctx.user_id is not None:
+        target = Role(membership.role)
+        if target == Role.customer or not membership.is_active:
+            raise PermissionDenied("Tokens can be issued for active agents and admins only")
+        if target == Role.owner and ctx.role != Role.owner:
+            raise PermissionDenied("Only owners can issue tokens for owners")
     secret = new_api_token()
     token = ApiToken(
         workspace_id=ctx.workspace_id,
@@ -197,18 +245,25 @@ def add_member(
     role: Role,
     name: str = "",
     password: str | None = None,
+    verified: bool = True,
 ) -> Membership:
     """Add a person to the workspace with a role, creating their identity on first sight.
 
     An identity that already exists elsewhere keeps its own password and name: a workspace admin
-    can grant access, never take over an account.
+    can grant access, never take over an account. A new identity's email counts as verified
+    (staff typed it) unless `verified` is False: portal sign-ups verify by following a link.
     """
     ctx.require_admin()
     if role == Role.owner and ctx.role != Role.owner and ctx.user_id is not None:
         raise PermissionDenied("Only owners can add owners")
     user = get_user_by_email(session, email)
     if user is None:
-        user = User(email=normalize_email(email), name=name, is_active=True)
+        user = User(
+            email=normalize_email(email),
+            name=name,
+            is_active=True,
+            email_verified_at=utcnow() if verified else None,
+        )
         if password is not None:
             set_password(user, password)
         session.add(user)

@@ -33,6 +33,9 @@ class Context:
     actor_type: ActorType = ActorType.user
     contact_id: int | None = None
     """For customers: the contact record whose tickets they may see."""
+    organization_id: int | None = None
+    """For customers, when the workspace shares requests within an organization: the contact's
+    organization, whose tickets they may see too."""
 
     @property
     def is_staff(self) -> bool:

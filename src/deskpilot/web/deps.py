@@ -20,6 +20,7 @@ from deskpilot.core.context import Context
 from deskpilot.core.errors import PermissionDenied, Unauthorized
 from deskpilot.core.ids import hash_token
 from deskpilot.db.engine import Database
+from deskpilot.observability.logging import workspace_id as log_workspace_id
 from deskpilot.settings import Settings
 from deskpilot.web.sessions import CSRF_HEADER, SESSION_COOKIE, SessionCodec
 
@@ -66,6 +67,12 @@ DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
 async def get_context(request: Request) -> Context:
+    ctx = await _authenticate(request)
+    log_workspace_id.set(ctx.workspace_id)  # log lines of this request name the workspace
+    return ctx
+
+
+async def _authenticate(request: Request) -> Context:
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, raw = authorization.partition(" ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from deskpilot.web.asgi import BodyTooLarge, read_body, replay, send_json_error
+from deskpilot.web.templating import PageContext, render_template
 
 
 class BodySizeLimitMiddleware:
@@ -31,14 +32,14 @@ class BodySizeLimitMiddleware:
         declared = _content_length(scope)
         if declared is not None:
             if declared > limit:
-                await _send_413(send, limit)
+                await _send_413(send, limit, path)
                 return
             await self.app(scope, receive, send)
             return
         try:
             body = await read_body(receive, limit)
         except BodyTooLarge:
-            await _send_413(send, limit)
+            await _send_413(send, limit, path)
             return
         if body is not None:
             await self.app(scope, replay(body, receive), send)
@@ -54,7 +55,31 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _send_413(send: Send, limit: int) -> None:
+async def _send_413(send: Send, limit: int, path: str) -> None:
+    if not path.startswith("/api/"):
+        # A person submitting a form gets a page, not JSON.
+        megabytes = max(1, limit // 1_048_576)
+        html = render_template(
+            "errors/error.html",
+            PageContext(title="Too large"),
+            status_code=413,
+            heading="That upload is too large",
+            message=f"Files and forms may be up to {megabytes} MB. Go back and try a smaller file.",
+            back_url="/",
+            back_label="Go to the start page",
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(html)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": html})
+        return
     await send_json_error(
         send,
         413,

@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from deskpilot.main import create_app, queue_mode_for
+from deskpilot.observability.logging import make_handler, uvicorn_log_config
 from deskpilot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,10 @@ def app_factory() -> FastAPI:
 
 
 def configure_logging(settings: Settings, *, quiet_jobs: bool = True) -> None:
-    """Application loggers next to uvicorn's own; a no-op if logging is already configured."""
+    """Application loggers next to uvicorn's own, as text or one JSON object per line
+    (DESKPILOT_LOG_FORMAT); a no-op if logging is already configured."""
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+    logging.basicConfig(level=level, handlers=[make_handler(settings.resolved_log_format)])
     if quiet_jobs and level > logging.DEBUG:
         # huey logs every periodic run at INFO; in a web server that drowns the access log.
         logging.getLogger("huey").setLevel(max(level, logging.WARNING))
@@ -97,6 +99,8 @@ def serve(
     reload: bool = False,
 ) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.prometheus_multiproc_dir is not None:
+        reset_multiprocess_metrics(settings.prometheus_multiproc_dir)
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -106,4 +110,15 @@ def serve(
         reload=reload,
         reload_dirs=[str(PACKAGE_DIR)] if reload else None,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(settings.resolved_log_format, settings.log_level),
+        # Deskpilot writes its own access log (route template, duration, request id).
+        access_log=False,
     )
+
+
+def reset_multiprocess_metrics(directory: Path) -> None:
+    """prometheus_client's multiprocess files must not outlive the server that wrote them (a new
+    process with a reused pid would add to a dead one's counters)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
