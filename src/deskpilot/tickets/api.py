@@ -81,6 +81,8 @@ def list_tickets(
     requester_id: OptionalIdQuery = None,
     organization_id: OptionalIdQuery = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
+    q: Annotated[str | None, Query(max_length=200, description="Full-text search")] = None,
     created_after: AwareDatetime | None = None,
     created_before: AwareDatetime | None = None,
     sort: str = listing.DEFAULT_SORT,
@@ -100,6 +102,8 @@ def list_tickets(
         tag=tag,
         created_after=created_after,
         created_before=created_before,
+        category=category,
+        text=q,
     )
     rows, next_cursor = listing.list_tickets(
         session, ctx, filters, sort=sort, limit=limit, cursor=cursor

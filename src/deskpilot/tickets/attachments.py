@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import filetype
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
@@ -100,7 +100,14 @@ def _customer_may_read(session: Session, ctx: Context, attachment: Attachment) -
             Message.id == attachment.message_id,
             Message.visibility == "public",
             Ticket.workspace_id == ctx.workspace_id,
-            Ticket.requester_id == ctx.contact_id,
+            or_(
+                Ticket.requester_id == ctx.contact_id,
+                # Requests shared within the customer's organization (see listing.visible).
+                and_(
+                    Ticket.organization_id.is_not(None),
+                    Ticket.organization_id == ctx.organization_id,
+                ),
+            ),
         )
     ).first()
     return found is not None

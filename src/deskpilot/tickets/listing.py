@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context, Role
@@ -14,7 +15,9 @@ from deskpilot.core.errors import ValidationFailed
 from deskpilot.core.ids import MAX_DB_ID
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from deskpilot.db.scoped import scoped
-from deskpilot.tickets.lifecycle import Priority, Status
+from deskpilot.escalations.models import Escalation
+from deskpilot.tickets import search
+from deskpilot.tickets.lifecycle import OPEN_STATUSES, Priority, Status
 from deskpilot.tickets.models import Ticket, TicketTag
 
 SORTS = {
@@ -33,9 +36,13 @@ def normalize_tag(tag: str) -> str:
 
 
 def visible(ctx: Context, stmt: Select[Ticket]) -> Select[Ticket]:
-    """Customers see only the tickets they requested; staff see the whole workspace."""
+    """Customers see the tickets they requested (and their organization's, when the workspace
+    shares them: `ctx.organization_id`); staff see the whole workspace."""
     if ctx.role == Role.customer:
-        return stmt.where(Ticket.requester_id == (ctx.contact_id or -1))
+        own = Ticket.requester_id == (ctx.contact_id or -1)
+        if ctx.organization_id is not None:
+            return stmt.where(or_(own, Ticket.organization_id == ctx.organization_id))
+        return stmt.where(own)
     return stmt
 
 
@@ -53,6 +60,22 @@ class TicketFilters:
     tag: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    category: list[str] = field(default_factory=list)
+    text: str | None = None
+    """Full-text search over subject, description and messages (see `tickets.search`)."""
+    open_only: bool = False
+    """Only tickets that are not resolved or closed."""
+    escalated: bool = False
+    """Only tickets with an open escalation (handed to humans, not yet resolved)."""
+
+
+@dataclass
+class TicketPage:
+    rows: list[Ticket]
+    next_cursor: str | None
+    """Cursor for the rows after this page (None on the last page)."""
+    prev_cursor: str | None
+    """Cursor for the rows before this page (None on the first page)."""
 
 
 def list_tickets(
@@ -64,27 +87,67 @@ def list_tickets(
     limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
 ) -> tuple[list[Ticket], str | None]:
+    page = page_tickets(session, ctx, filters, sort=sort, limit=limit, after=cursor)
+    return page.rows, page.next_cursor
+
+
+def page_tickets(
+    session: Session,
+    ctx: Context,
+    filters: TicketFilters,
+    *,
+    sort: str = DEFAULT_SORT,
+    limit: int = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+    before: str | None = None,
+    also: Sequence[TicketFilters] = (),
+) -> TicketPage:
+    """One keyset page, forwards from `after` or backwards from `before` (Next/Previous links).
+
+    `also` adds more filter sets, ANDed with `filters` (a queue view plus the user's filters)."""
     if sort not in SORTS:
         raise ValidationFailed(
             "Unknown sort", details=[{"field": "sort", "message": f"one of {sorted(SORTS)}"}]
         )
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     column, descending = SORTS[sort]
-    stmt = visible(ctx, scoped(ctx, Ticket))
-    stmt = _apply_filters(ctx, stmt, filters)
+    stmt = filtered(session, ctx, filters, *also)
+    backwards = bool(before) and not after
+    cursor = before if backwards else after
     if cursor:
-        stmt = stmt.where(_after_cursor(column, descending, decode_cursor(cursor), sort))
-    order = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
-    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        value = getattr(last, column.key)
-        next_cursor = encode_cursor(
-            [value.isoformat() if isinstance(value, datetime) else value, last.id]
+        # Walking backwards is walking forwards in the opposite order, then flipping the rows.
+        stmt = stmt.where(
+            _after_cursor(column, descending != backwards, decode_cursor(cursor), sort)
         )
-    return rows, next_cursor
+    if descending != backwards:
+        order = (column.desc(), Ticket.id.desc())
+    else:
+        order = (column.asc(), Ticket.id.asc())
+    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+        next_cursor = _cursor_of(rows[-1], column) if rows else None
+        prev_cursor = _cursor_of(rows[0], column) if more else None
+    else:
+        next_cursor = _cursor_of(rows[-1], column) if more else None
+        # Coming from a cursor means there was a page before this one.
+        prev_cursor = _cursor_of(rows[0], column) if cursor and rows else None
+    return TicketPage(rows, next_cursor, prev_cursor)
+
+
+def _cursor_of(ticket: Ticket, column: Any) -> str:
+    value = getattr(ticket, column.key)
+    return encode_cursor([value.isoformat() if isinstance(value, datetime) else value, ticket.id])
+
+
+def filtered(session: Session, ctx: Context, *filters: TicketFilters) -> Select[Ticket]:
+    """The caller's visible tickets matching every filter set (unordered)."""
+    stmt = visible(ctx, scoped(ctx, Ticket))
+    for f in filters:
+        stmt = _apply_filters(session, ctx, stmt, f)
+    return stmt
 
 
 def _after_cursor(column: Any, descending: bool, values: list[Any], sort: str) -> Any:
@@ -109,7 +172,11 @@ def _after_cursor(column: Any, descending: bool, values: list[Any], sort: str) -
     return or_(column > value, and_(column == value, Ticket.id > last_id))
 
 
-def _apply_filters(ctx: Context, stmt: Select[Ticket], f: TicketFilters) -> Select[Ticket]:
+def _apply_filters(
+    session: Session, ctx: Context, stmt: Select[Ticket], f: TicketFilters
+) -> Select[Ticket]:
+    if f.open_only:
+        stmt = stmt.where(Ticket.status.in_(sorted(s.value for s in OPEN_STATUSES)))
     if f.status:
         stmt = stmt.where(Ticket.status.in_([s.value for s in f.status]))
     if f.priority:
@@ -141,4 +208,31 @@ def _apply_filters(ctx: Context, stmt: Select[Ticket], f: TicketFilters) -> Sele
         stmt = stmt.where(Ticket.created_at >= f.created_after)
     if f.created_before is not None:
         stmt = stmt.where(Ticket.created_at < f.created_before)
+    if f.category:
+        stmt = stmt.where(Ticket.category.in_(f.category))
+    if f.escalated:
+        stmt = stmt.where(
+            Ticket.id.in_(
+                select(Escalation.ticket_id).where(
+                    Escalation.workspace_id == ctx.workspace_id, Escalation.status == "open"
+                )
+            )
+        )
+    if f.text and f.text.strip():
+        stmt = _apply_search(session, ctx, stmt, f.text)
     return stmt
+
+
+def _apply_search(
+    session: Session, ctx: Context, stmt: Select[Ticket], text: str
+) -> Select[Ticket]:
+    matches = search.matching_ticket_ids(session, ctx, text)
+    number = search.ticket_number_in(text)
+    if matches is None and number is None:
+        return stmt.where(false())  # only punctuation: nothing can match
+    conditions: list[ColumnElement[bool]] = []
+    if matches is not None:
+        conditions.append(Ticket.id.in_(matches))
+    if number is not None:
+        conditions.append(Ticket.number == number)
+    return stmt.where(or_(*conditions))

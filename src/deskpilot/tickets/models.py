@@ -29,8 +29,12 @@ class Ticket(IdMixin, TimestampMixin, WorkspaceScoped, Base):
         Index("ix_tickets_ws_status_created", "workspace_id", "status", "created_at"),
         Index("ix_tickets_ws_priority", "workspace_id", "priority"),
         Index("ix_tickets_ws_type", "workspace_id", "type"),
-        Index("ix_tickets_ws_assignee", "workspace_id", "assignee_id"),
-        Index("ix_tickets_ws_team", "workspace_id", "team_id"),
+        # Queue views: "mine", "unassigned" and team queues newest first, and their counts.
+        Index("ix_tickets_ws_assignee_created", "workspace_id", "assignee_id", "created_at", "id"),
+        Index("ix_tickets_ws_team_created", "workspace_id", "team_id", "created_at", "id"),
+        Index(
+            "ix_tickets_ws_status_assignee_team", "workspace_id", "status", "assignee_id", "team_id"
+        ),
         Index(
             "ix_tickets_ws_requester_created", "workspace_id", "requester_id", "created_at", "id"
         ),

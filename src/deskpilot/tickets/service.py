@@ -31,7 +31,15 @@ from deskpilot.tickets.lifecycle import (
     can_transition,
     is_reopen,
 )
-from deskpilot.tickets.listing import normalize_tag, visible
+from deskpilot.tickets.listing import normalize_tag
+
+# Read helpers for pages live in `tickets.lookups`; re-exported so callers need one module.
+from deskpilot.tickets.lookups import get_ticket as get_ticket
+from deskpilot.tickets.lookups import get_ticket_by_number as get_ticket_by_number
+from deskpilot.tickets.lookups import latest_event_id as latest_event_id
+from deskpilot.tickets.lookups import list_events as list_events
+from deskpilot.tickets.lookups import list_messages as list_messages
+from deskpilot.tickets.lookups import ticket_numbers as ticket_numbers
 from deskpilot.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketTag
 from deskpilot.tickets.schemas import MessageCreate, SatisfactionCreate, TicketCreate, TicketUpdate
 from deskpilot.workspaces import service as workspaces_service
@@ -42,37 +50,6 @@ def _normalize_tags(tags: Sequence[str]) -> list[str]:
 
 
 # --- queries -------------------------------------------------------------------------------------
-
-
-def get_ticket(
-    session: Session, ctx: Context, ticket_id: int, *, for_update: bool = False
-) -> Ticket:
-    stmt = visible(ctx, scoped(ctx, Ticket).where(Ticket.id == ticket_id))
-    if for_update:
-        stmt = stmt.with_for_update()
-    ticket = session.scalars(stmt).one_or_none()
-    if ticket is None:
-        raise NotFound(f"Ticket {ticket_id} not found")
-    return ticket
-
-
-def list_messages(session: Session, ctx: Context, ticket: Ticket) -> list[Message]:
-    stmt = scoped(ctx, Message).where(Message.ticket_id == ticket.id)
-    if not ctx.is_staff:
-        stmt = stmt.where(Message.visibility == "public")
-    return list(session.scalars(stmt.order_by(Message.created_at, Message.id)))
-
-
-def list_events(session: Session, ctx: Context, ticket_id: int) -> list[TicketEvent]:
-    ctx.require_staff()
-    ticket = get_ticket(session, ctx, ticket_id)
-    return list(
-        session.scalars(
-            scoped(ctx, TicketEvent)
-            .where(TicketEvent.ticket_id == ticket.id)
-            .order_by(TicketEvent.id)
-        )
-    )
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -324,15 +301,12 @@ def _set_tags(session: Session, ctx: Context, ticket: Ticket, tags: list[str]) -
     )
 
 
-@hooks.dispatching
-def change_status(
-    session: Session, ctx: Context, ticket: Ticket, target: Status, *, reason: str | None = None
-) -> None:
-    """Apply one legal transition, maintaining resolved/closed timestamps and the reopen count."""
+def check_transition(ticket: Ticket, target: Status) -> None:
+    """Raise `IllegalTransition` (with the allowed targets) unless `target` is reachable now.
+
+    Lets a caller refuse a combined action (e.g. "send and resolve") before writing anything."""
     current = Status(ticket.status)
-    if current == target:
-        return
-    if not can_transition(current, target):
+    if current != target and not can_transition(current, target):
         raise IllegalTransition(
             f"Cannot move a ticket from {current.value} to {target.value}",
             details={
@@ -341,6 +315,17 @@ def change_status(
                 "allowed": allowed_targets(current),
             },
         )
+
+
+@hooks.dispatching
+def change_status(
+    session: Session, ctx: Context, ticket: Ticket, target: Status, *, reason: str | None = None
+) -> None:
+    """Apply one legal transition, maintaining resolved/closed timestamps and the reopen count."""
+    current = Status(ticket.status)
+    if current == target:
+        return
+    check_transition(ticket, target)
     now = utcnow()
     kind = "status_changed"
     if is_reopen(current, target):
@@ -417,6 +402,30 @@ def add_message(
     return message
 
 
+@hooks.dispatching
+def send_message(
+    session: Session,
+    ctx: Context,
+    ticket_id: int,
+    data: MessageCreate,
+    *,
+    then_status: Status | None = None,
+    ai_meta: dict[str, Any] | None = None,
+) -> Message:
+    """Add a message and then move the ticket to `then_status` ("send and resolve").
+
+    The transition is checked before the message is written, so an illegal target leaves
+    nothing behind."""
+    if then_status is not None:
+        check_transition(get_ticket(session, ctx, ticket_id), then_status)
+    message = add_message(session, ctx, ticket_id, data, ai_meta=ai_meta)
+    if then_status is not None:
+        ticket = get_ticket(session, ctx, ticket_id, for_update=True)
+        change_status(session, ctx, ticket, then_status, reason="sent_with_reply")
+        session.flush()
+    return message
+
+
 def _after_message(
     session: Session, ctx: Context, ticket: Ticket, author_type: str, visibility: str, now: datetime
 ) -> None:
@@ -456,7 +465,8 @@ def _claim_attachments(session: Session, ctx: Context, ids: Sequence[int]) -> li
 def rate_ticket(session: Session, ctx: Context, ticket_id: int, data: SatisfactionCreate) -> Ticket:
     """The requester rates a resolved or closed ticket (1-5); a later rating replaces the first."""
     ticket = get_ticket(session, ctx, ticket_id, for_update=True)
-    if ctx.role != Role.customer:
+    if ctx.role != Role.customer or ticket.requester_id != ctx.contact_id:
+        # Colleagues may see a shared request (listing.visible) but only its requester rates it.
         raise PermissionDenied("Only the requester can rate a ticket")
     if ticket.status not in (Status.resolved.value, Status.closed.value):
         raise Conflict(
