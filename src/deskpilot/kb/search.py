@@ -24,7 +24,7 @@ from deskpilot.ai.ports import Embedder
 from deskpilot.core.context import Context
 from deskpilot.core.errors import ValidationFailed
 from deskpilot.kb.index import IndexArrays, registry
-from deskpilot.kb.lexical import WORD_RE, tokenize
+from deskpilot.kb.lexical import STOPWORDS, WORD_RE, tokenize
 from deskpilot.tickets import service as tickets_service
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,8 @@ def search(
     scores = score_articles(arrays, qvecs, tokenize(query), index.terms.lookup)
     blended = _blend(scores, eligible, weights)
     order = np.argsort(-blended)[: int(min(limit, eligible.sum()))]
-    terms = {w for w in WORD_RE.findall(query.lower()) if len(w) > 2}
+    # Highlight what the query is about, not its "the" and "and".
+    terms = {w for w in WORD_RE.findall(query.lower()) if len(w) > 2 and w not in STOPWORDS}
     hits = [_hit(arrays, int(a), float(blended[a]), scores, terms) for a in order if eligible[a]]
     return SearchResult(query, hits)
 
