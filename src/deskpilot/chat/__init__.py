@@ -1,0 +1,1 @@
+"""The chat channel: the embeddable widget, its conversations (tickets with channel chat), hand-off."""
