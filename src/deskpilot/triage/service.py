@@ -8,13 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context, Role
 from deskpilot.core.errors import Conflict, PermissionDenied, ValidationFailed
+from deskpilot.db.hooks import after_commit
 from deskpilot.db.pagination import keyset_page
 from deskpilot.db.scoped import get_scoped, scoped
+from deskpilot.observability import metrics
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.lifecycle import Status
 from deskpilot.tickets.models import Ticket
@@ -78,6 +80,8 @@ def record_decision(
     )
     session.add(row)
     session.flush()
+    decision = row.decision
+    after_commit(session, lambda: metrics.record_ai_decision(source, decision))
     return row
 
 
@@ -177,6 +181,9 @@ def set_outcome(decision: AiDecision, outcome: str) -> None:
     if decision.outcome is None:
         decision.outcome = outcome
         decision.outcome_at = utcnow()
+        session = object_session(decision)
+        if session is not None:
+            after_commit(session, lambda: metrics.record_ai_outcome(outcome))
 
 
 def confirm_answer(session: Session, ctx: Context, ticket_id: int, *, solved: bool) -> AiDecision:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +41,122 @@ def create_workspace(session: Session, *, slug: str, name: str) -> Workspace:
 
 def get_workspace_by_slug(session: Session, slug: str) -> Workspace | None:
     return session.scalars(select(Workspace).where(Workspace.slug == slug)).one_or_none()
+
+
+DEFAULT_BRAND_COLOR = "#2f5bea"
+
+
+@dataclass(frozen=True)
+class HelpCenterLook:
+    """What a workspace's public help center looks like (kept in `Workspace.settings`)."""
+
+    workspace_id: int
+    slug: str
+    name: str
+    logo_url: str
+    color: str
+
+
+def help_center_look(workspace: Workspace) -> HelpCenterLook:
+    look = (workspace.settings or {}).get("help_center") or {}
+    return HelpCenterLook(
+        workspace_id=workspace.id,
+        slug=workspace.slug,
+        name=str(look.get("title") or workspace.name),
+        logo_url=str(look.get("logo_url") or ""),
+        color=str(look.get("color") or DEFAULT_BRAND_COLOR),
+    )
+
+
+MAX_WORKSPACE_NAME = 200
+MAX_HELP_CENTER_TITLE = 200
+MAX_LOGO_URL = 500
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _logo_url_error(url: str) -> str | None:
+    parts = urlsplit(url)
+    if (
+        len(url) > MAX_LOGO_URL
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or any(ch.isspace() for ch in url)
+    ):
+        return f"an http(s) address of at most {MAX_LOGO_URL} characters, e.g. https://example.com/logo.png"
+    return None
+
+
+def update_workspace_settings(
+    session: Session,
+    ctx: Context,
+    *,
+    name: str,
+    help_center_title: str,
+    logo_url: str,
+    color: str,
+) -> Workspace:
+    """Rename the workspace and set its help-center look (owners and admins).
+
+    Blank title and logo mean "use the workspace name" and "no logo"; a blank colour is the
+    default accent. Every field is checked before anything changes, and all problems are
+    reported together."""
+    ctx.require_admin()
+    name, title = name.strip(), help_center_title.strip()
+    logo_url, color = logo_url.strip(), color.strip().lower()
+    errors: list[dict[str, str]] = []
+    if not name or len(name) > MAX_WORKSPACE_NAME:
+        errors.append({"field": "name", "message": f"1-{MAX_WORKSPACE_NAME} characters"})
+    if len(title) > MAX_HELP_CENTER_TITLE:
+        errors.append({"field": "title", "message": f"at most {MAX_HELP_CENTER_TITLE} characters"})
+    logo_error = _logo_url_error(logo_url) if logo_url else None
+    if logo_error:
+        errors.append({"field": "logo_url", "message": logo_error})
+    if color and not COLOR_RE.match(color):
+        errors.append({"field": "color", "message": "a colour such as #2f5bea"})
+    if errors:
+        raise ValidationFailed("Invalid workspace settings", details=errors)
+    workspace = session.get(Workspace, ctx.workspace_id, with_for_update=True)
+    if workspace is None:  # pragma: no cover - a context always points at a workspace
+        raise NotFound("Workspace not found")
+    workspace.name = name
+    # A new dict, not an in-place edit: the JSON column only notices assignment.
+    workspace.settings = {
+        **(workspace.settings or {}),
+        "help_center": {
+            "title": title,
+            "logo_url": logo_url,
+            "color": color or DEFAULT_BRAND_COLOR,
+        },
+    }
+    session.flush()
+    return workspace
+
+
+def portal_shares_organization_tickets(workspace: Workspace) -> bool:
+    return bool(((workspace.settings or {}).get("portal") or {}).get("organization_tickets"))
+
+
+def set_portal_sharing(session: Session, ctx: Context, *, organization_tickets: bool) -> Workspace:
+    """Whether customers see (and may reply to) their organization's requests, not only their
+    own (admins only). Takes effect at each customer's next request."""
+    ctx.require_admin()
+    workspace = session.get(Workspace, ctx.workspace_id, with_for_update=True)
+    if workspace is None:  # pragma: no cover - a context always points at a workspace
+        raise NotFound("Workspace not found")
+    portal = {**((workspace.settings or {}).get("portal") or {})}
+    portal["organization_tickets"] = organization_tickets
+    workspace.settings = {**(workspace.settings or {}), "portal": portal}
+    session.flush()
+    return workspace
+
+
+def only_workspace_slug(session: Session) -> str | None:
+    """The slug when this installation has exactly one workspace (the sign-in page then needs
+    no workspace field)."""
+    slugs = session.scalars(select(Workspace.slug).order_by(Workspace.id).limit(2)).all()
+    return slugs[0] if len(slugs) == 1 else None
 
 
 def require_workspace_by_slug(session: Session, slug: str) -> Workspace:
