@@ -1,0 +1,1 @@
+"""Analytics: metric definitions, daily roll-ups, the analytics API and dashboards."""
