@@ -223,6 +223,7 @@ def test_admin_template_is_validated_used_and_reset(
         "ticket_received",
         "resolved_csat",
         "ai_confirmation",
+        "escalation_assigned",
     ]
     assert not any(t["customized"] for t in listed.json())
     body = {"kind": "ticket_received", "subject": "Got it: {{ ticket.subject }}",

@@ -25,6 +25,7 @@ from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context, Role
 from deskpilot.core.errors import Conflict
 from deskpilot.customers import service as customers_service
+from deskpilot.email import bounces
 from deskpilot.email.models import EmailMessage, MailSettings
 from deskpilot.email.parsing import ParsedEmail, parse_message
 from deskpilot.email.schemas import InboundResult
@@ -91,6 +92,11 @@ def receive(
     ignore = "bounce (null envelope sender)" if envelope_sender == "" else None
     ignore = ignore or _ignore_reason(parsed, mail)
     if ignore is not None:
+        # Machine mail is never answered, but a bounce of our own mail is recorded.
+        refused = bounces.record_bounces(session, workspace_id, raw)
+        if refused:
+            ignore = f"bounce: {refused[0].reason}"[:500]
+            record.ticket_id = refused[0].ticket_id
         record.status, record.reason = "ignored", ignore
         log.info("inbound email %s ignored (%s) via %s", record.id, ignore, source)
         return InboundResult(email_id=record.id, status="ignored", reason=ignore)

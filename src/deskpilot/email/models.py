@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from deskpilot.core.clock import utcnow
 from deskpilot.db.base import Base, BigId, IdMixin, JsonValue, TimestampMixin, WorkspaceScoped
 
+STAFF_KINDS = ("escalation_assigned",)
+"""Outbound kinds written to agents about a ticket: never part of the customer's email thread."""
+
 
 class MailSettings(IdMixin, TimestampMixin, WorkspaceScoped, Base):
     """How a workspace sends and receives mail; no row means email is off for it."""

@@ -2,7 +2,9 @@
 
 Kinds: `ticket_received` (a new email ticket was opened), `resolved_csat` (the ticket was
 resolved; how did we do, 1-5) and `ai_confirmation` (the AI's answer, with "did this solve it?"
-yes/no links; it replaces the plain reply for AI answers). Each is off until the workspace's
+yes/no links; it replaces the plain reply for AI answers) go to the requester;
+`escalation_assigned` (an escalated ticket is now yours, with the hand-off summary) goes to the
+agent (`email/staff_hooks.py`). Each is off until the workspace's
 `MailSettings.notifications` maps it to true (replies themselves always go out). An admin's `EmailTemplate` row replaces the
 built-in text; templates use the macro placeholders (`{{ ticket.number }}`): values are inserted
 as plain text (HTML-escaped in the HTML part), never evaluated.
@@ -23,9 +25,12 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deskpilot.auth import service as auth_service
+from deskpilot.core.context import Context
 from deskpilot.customers.models import Contact
 from deskpilot.email import outbound
-from deskpilot.email.models import EmailMessage, EmailTemplate, MailSettings
+from deskpilot.email.models import STAFF_KINDS, EmailMessage, EmailTemplate, MailSettings
+from deskpilot.escalations import service as escalations_service
 from deskpilot.macros import rendering
 from deskpilot.settings import Settings
 from deskpilot.tickets.models import Message, Ticket
@@ -40,6 +45,13 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "ticket_received": COMMON_VARIABLES,
     "resolved_csat": (*COMMON_VARIABLES, *(f"rate.url_{n}" for n in range(1, 6))),
     "ai_confirmation": (*COMMON_VARIABLES, "ai.answer", "confirm.yes_url", "confirm.no_url"),
+    "escalation_assigned": (
+        *COMMON_VARIABLES,
+        "agent.name",
+        "escalation.reason",
+        "escalation.summary",
+        "ticket.url",
+    ),
 }
 """The placeholders each kind may use; others are refused when a template is saved."""
 KINDS = tuple(VARIABLES)
@@ -103,6 +115,23 @@ BUILTIN: dict[str, Template] = {
             '<p><a href="{{ confirm.yes_url }}">Yes, it is solved</a> &middot; '
             '<a href="{{ confirm.no_url }}">No, I need a person</a></p>'
             "<p><small>This answer was written by our AI assistant.</small></p>"
+        ),
+    ),
+    "escalation_assigned": Template(
+        subject="Escalated to you: #{{ ticket.number }} {{ ticket.subject }}",
+        body_text=(
+            "Hello {{ agent.name }},\n\n"
+            "ticket {{ ticket.number }} from {{ requester.name }} was escalated "
+            "({{ escalation.reason }}) and is now assigned to you.\n\n"
+            "Summary:\n{{ escalation.summary }}\n\n"
+            "Open it in the console: {{ ticket.url }}"
+        ),
+        body_html=(
+            "<p>Hello {{ agent.name }},</p>"
+            "<p>ticket <strong>{{ ticket.number }}</strong> from {{ requester.name }} was "
+            "escalated ({{ escalation.reason }}) and is now assigned to you.</p>"
+            '<p style="white-space:pre-wrap">{{ escalation.summary }}</p>'
+            '<p><a href="{{ ticket.url }}">Open it in the console</a></p>'
         ),
     ),
 }
@@ -183,6 +212,22 @@ def _values(session: Session, ticket: Ticket) -> dict[str, str]:
     }
 
 
+def _staff_values(
+    session: Session, record: EmailMessage, ticket: Ticket, settings: Settings
+) -> dict[str, str]:
+    to = record.to_addresses[0] if record.to_addresses else ""
+    agent = auth_service.get_user_by_email(session, to) if to else None
+    system = Context.system(ticket.workspace_id)
+    history = escalations_service.list_ticket_escalations(session, system, ticket.id)
+    escalation = history[-1] if history else None
+    return {
+        "agent.name": (agent.name or agent.email) if agent is not None else to,
+        "escalation.reason": escalation.reason.replace("_", " ") if escalation else "",
+        "escalation.summary": (escalation.summary or "") if escalation else "",
+        "ticket.url": f"{settings.base_url.rstrip('/')}/app/tickets/{ticket.number}",
+    }
+
+
 def _render_html(template: str, values: Mapping[str, str], raw: Mapping[str, str]) -> str:
     """Values are escaped, except `raw` ones that are already safe HTML (the sanitized
     Markdown rendering of a message)."""
@@ -200,6 +245,8 @@ def body_for(session: Session, record: EmailMessage, settings: Settings) -> tupl
         return "", ""
     template = effective_template(session, record.workspace_id, record.kind)
     values = {**_values(session, ticket), **_links(settings, ticket, record.kind)}
+    if record.kind in STAFF_KINDS:
+        values.update(_staff_values(session, record, ticket, settings))
     raw: dict[str, str] = {}
     if message is not None:
         values["ai.answer"] = message.body
@@ -215,6 +262,12 @@ def subject_for(session: Session, mail: MailSettings, ticket: Ticket, kind: str)
     subject = " ".join(rendering.render(template.subject, _values(session, ticket)).split())
     tag = mail.subject_tag.replace("{number}", str(ticket.number))
     return subject if tag in subject else f"{subject} {tag}"
+
+
+def staff_subject(session: Session, ticket: Ticket, kind: str) -> str:
+    """Mail to agents carries no ticket tag: a reply to it must not look like the customer's."""
+    template = effective_template(session, ticket.workspace_id, kind)
+    return " ".join(rendering.render(template.subject, _values(session, ticket)).split())
 
 
 def queue_notification(

@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 
 from deskpilot.core.clock import utcnow
 from deskpilot.customers.models import Contact
-from deskpilot.email.models import EmailMessage, MailSettings
+from deskpilot.email import bounces
+from deskpilot.email.models import STAFF_KINDS, EmailMessage, MailSettings
 from deskpilot.email.settings_service import get_mail_settings, own_addresses
 from deskpilot.email.threads import ANY_TAG_RE, PREFIX_RE, base_address, tag_regex
 from deskpilot.jobs import queue
@@ -47,7 +48,7 @@ SMTP_TIMEOUT_SECONDS = 30.0
 # Statuses of outbound mail that count against the hourly per-recipient limit.
 COUNTED_STATUSES = ("queued", "sent", "failed")
 # Sent by the system on its own, not written by someone (RFC 3834 Auto-Submitted).
-AUTOMATIC_KINDS = frozenset({"ticket_received", "resolved_csat"})
+AUTOMATIC_KINDS = frozenset({"ticket_received", "resolved_csat", "escalation_assigned"})
 
 _settings: Settings | None = None
 
@@ -94,6 +95,7 @@ def _thread_of(
             EmailMessage.ticket_id == ticket.id,
             EmailMessage.status.in_(("stored", "sent", "queued")),
             EmailMessage.id != (exclude_id or 0),
+            EmailMessage.kind.not_in(STAFF_KINDS),
         )
         .order_by(EmailMessage.created_at.desc(), EmailMessage.id.desc())
         .limit(1)
@@ -120,7 +122,7 @@ def thread_headers(session: Session, record: EmailMessage) -> tuple[str | None, 
     """The record's In-Reply-To and References, looked up again when it had none when queued:
     a ticket's first notification is queued before the inbound email is linked to the ticket
     (same transaction), so only at sending time is the customer's Message-ID known."""
-    if record.in_reply_to is not None or record.ticket_id is None:
+    if record.in_reply_to is not None or record.ticket_id is None or record.kind in STAFF_KINDS:
         return record.in_reply_to, list(record.references)
     ticket = session.get(Ticket, record.ticket_id)
     if ticket is None:
@@ -160,15 +162,20 @@ def queue_email(
     kind: str,
     subject: str,
     message: Message | None = None,
+    to_address: str | None = None,
 ) -> EmailMessage | None:
-    """Record an email to the ticket's requester and enqueue its sending; None when there is
-    no one to write to. The caller's transaction commits it."""
-    requester = session.get(Contact, ticket.requester_id) if ticket.requester_id else None
-    if requester is None or not requester.email:
-        return None
-    to_address = requester.email.strip().lower()
+    """Record an email to the ticket's requester (or to `to_address`, for mail to staff about
+    the ticket, which stays out of the customer's thread) and enqueue its sending; None when
+    there is no one to write to. The caller's transaction commits it."""
+    staff_mail = to_address is not None
+    if to_address is None:
+        requester = session.get(Contact, ticket.requester_id) if ticket.requester_id else None
+        if requester is None or not requester.email:
+            return None
+        to_address = requester.email
+    to_address = to_address.strip().lower()
     ours = own_addresses(mail)
-    in_reply_to, references, cc = _thread_of(session, ticket)
+    in_reply_to, references, cc = (None, [], []) if staff_mail else _thread_of(session, ticket)
     cc = [a for a in dict.fromkeys(a.lower() for a in cc) if base_address(a) not in ours]
     cc = [a for a in cc if base_address(a) != base_address(to_address)]
     record = EmailMessage(
@@ -188,7 +195,7 @@ def queue_email(
         status="queued",
         created_at=utcnow(),
     )
-    reason = _suppression(session, mail, to_address)
+    reason = suppression_reason(session, mail, to_address)
     if reason is not None:
         record.status, record.reason = "suppressed", reason
     session.add(record)
@@ -200,9 +207,13 @@ def queue_email(
     return record
 
 
-def _suppression(session: Session, mail: MailSettings, to_address: str) -> str | None:
+def suppression_reason(session: Session, mail: MailSettings, to_address: str) -> str | None:
+    """Why mail to `to_address` must not go out (own address, hourly limit), or None."""
     if base_address(to_address) in own_addresses(mail):
         return "recipient is one of the workspace's own addresses"
+    bounced = bounces.recent_hard_bounce(session, mail.workspace_id, to_address)
+    if bounced is not None:
+        return f"mail to this address bounced on {bounced.created_at:%Y-%m-%d} ({bounced.id})"
     limit = mail.max_replies_per_sender_per_hour
     if _recent_count(session, mail.workspace_id, base_address(to_address)) >= limit:
         return f"rate limit: {limit} emails per hour to this recipient"

@@ -22,6 +22,7 @@ from deskpilot.core.clock import utcnow
 from deskpilot.db.hooks import after_commit
 from deskpilot.email import hooks as _hooks  # noqa: F401 -- registers the ticket hook
 from deskpilot.email import notifications, outbound
+from deskpilot.email import staff_hooks as _staff_hooks  # noqa: F401 -- and the mail to agents
 from deskpilot.email.models import EmailMessage
 from deskpilot.email.settings_service import get_mail_settings
 from deskpilot.jobs import queue

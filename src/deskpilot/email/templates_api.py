@@ -18,7 +18,7 @@ from deskpilot.web.deps import AdminContext, DbSession, StaffContext
 from deskpilot.web.routing import TransactionalRoute
 
 router = APIRouter(prefix="/api/v1/email", tags=["email"], route_class=TransactionalRoute)
-Kind = Literal["ticket_received", "resolved_csat", "ai_confirmation"]
+Kind = Literal["ticket_received", "resolved_csat", "ai_confirmation", "escalation_assigned"]
 
 
 class TemplateRead(BaseModel):

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskpilot.core.clock import utcnow
-from deskpilot.email.models import EmailMessage, MailSettings
+from deskpilot.email.models import STAFF_KINDS, EmailMessage, MailSettings
 from deskpilot.email.parsing import ParsedEmail
 from deskpilot.tickets.lifecycle import Status
 from deskpilot.tickets.models import Ticket
@@ -99,6 +99,8 @@ def by_headers(session: Session, workspace_id: int, parsed: ParsedEmail) -> Tick
             EmailMessage.workspace_id == workspace_id,
             EmailMessage.message_id_header.in_(candidates),
             EmailMessage.ticket_id.is_not(None),
+            # A reply to a mail sent to an agent is not the customer writing.
+            EmailMessage.kind.not_in(STAFF_KINDS),
         )
     ).all()
     by_id = {row.message_id_header.strip("<>"): row.ticket_id for row in rows}
