@@ -17,6 +17,7 @@ from deskpilot.auth import service as auth_service
 from deskpilot.auth.models import Membership
 from deskpilot.bootstrap import configure_runtime
 from deskpilot.cli_ai import ai
+from deskpilot.cli_analytics import analytics
 from deskpilot.cli_common import command_transaction, load_cli_settings, safe_url
 from deskpilot.cli_email import imap_poll, smtp
 from deskpilot.cli_kb import eval_group, kb
@@ -257,3 +258,4 @@ main.add_command(eval_group)
 main.add_command(ai)
 main.add_command(smtp)
 main.add_command(imap_poll)
+main.add_command(analytics)

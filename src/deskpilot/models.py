@@ -1,7 +1,16 @@
 """Imports every domain's tables so metadata is complete (Alembic, schema checks, tests)."""
 
 from deskpilot.ai.models import AiClassifier
-from deskpilot.auth.models import ApiToken, Membership, User
+from deskpilot.analytics.models import (
+    AgentDailyStats,
+    ConfidenceDailyStats,
+    EscalationDailyStats,
+    KbDailyStats,
+    ModelDailyStats,
+    RollupState,
+    TicketFact,
+)
+from deskpilot.auth.models import ApiToken, LoginThrottle, Membership, User
 from deskpilot.automation.models import AutomationRule, AutomationRun
 from deskpilot.customers.models import Contact, Organization
 from deskpilot.db.base import Base
@@ -33,6 +42,7 @@ from deskpilot.workspaces.models import Team, TeamMember, Workspace
 metadata = Base.metadata
 
 __all__ = [
+    "AgentDailyStats",
     "AgentStatus",
     "AiCalibrator",
     "AiClassifier",
@@ -52,20 +62,26 @@ __all__ = [
     "AutomationRun",
     "Base",
     "BusinessHours",
+    "ConfidenceDailyStats",
     "Contact",
     "EmailMessage",
     "EmailTemplate",
     "Escalation",
+    "EscalationDailyStats",
     "IdempotencyKey",
     "Job",
     "KbCategory",
     "KbChunk",
+    "KbDailyStats",
     "KbIndexState",
+    "LoginThrottle",
     "Macro",
     "MailSettings",
     "Membership",
     "Message",
+    "ModelDailyStats",
     "Organization",
+    "RollupState",
     "SearchLog",
     "SlaPolicy",
     "Team",
@@ -73,6 +89,7 @@ __all__ = [
     "TeamRouting",
     "Ticket",
     "TicketEvent",
+    "TicketFact",
     "TicketSla",
     "TicketTag",
     "User",

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from deskpilot.auth import service as auth_service
@@ -213,3 +213,23 @@ def test_status_path_is_legal_and_shortest() -> None:
             assert steps[-1] == target
             assert all(b in TRANSITIONS[a] for a, b in itertools.pairwise(steps))
             assert len(path) <= 3
+
+
+def test_the_demo_month_is_rolled_up_for_the_dashboards(
+    session: Session, seeded: DemoSummary
+) -> None:
+    from deskpilot.analytics.models import AgentDailyStats, TicketFact
+
+    facts = session.scalar(
+        select(func.count())
+        .select_from(TicketFact)
+        .where(TicketFact.workspace_id == seeded.workspace_id)
+    )
+    days = session.scalar(
+        select(func.count(func.distinct(AgentDailyStats.day))).where(
+            AgentDailyStats.workspace_id == seeded.workspace_id
+        )
+    )
+    assert facts == seeded.tickets
+    assert days is not None
+    assert days > 7  # activity spread over the month, not only yesterday and today

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deskpilot.analytics import rollups as analytics_rollups
 from deskpilot.auth import service as auth_service
 from deskpilot.core.clock import set_clock, utcnow
 from deskpilot.core.context import Context, Role
@@ -171,6 +172,13 @@ class _Seeder:
         imported = import_path(self.session, self.system, articles)
         staff_ids = [ctx.user_id for ctx in self.staff.values() if ctx.user_id is not None]
         configure_operations(self.session, self.system, self.teams, staff_ids)
+        set_clock(None)
+        # The periodic roll-up covers yesterday and today; the demo's month of history is rolled
+        # up once here so its dashboards are full from the start.
+        today = self.now.date()
+        analytics_rollups.recompute(
+            self.session, self.system, today - timedelta(days=HISTORY_DAYS), today
+        )
         return DemoSummary(
             workspace_id=ws.id,
             members=len(self.staff) + len(self.portal),

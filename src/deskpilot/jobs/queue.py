@@ -11,6 +11,8 @@ import json
 import logging
 import random
 import threading
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -26,6 +28,8 @@ from deskpilot.db.engine import Database
 from deskpilot.db.hooks import after_commit
 from deskpilot.jobs.models import Job
 from deskpilot.jobs.registry import JOBS, PERIODIC
+from deskpilot.observability import metrics
+from deskpilot.observability.logging import workspace_id as log_workspace_id
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +120,34 @@ def run_job(job_id: int) -> None:
     execute_job(job_id)
 
 
+@dataclass
+class _Attempt:
+    name: str | None = None
+
+
 def execute_job(job_id: int) -> str:
-    """Run one job if it is due and not done; returns what happened (for tests and logs)."""
+    """Run one job if it is due and not done; returns what happened (for tests and logs).
+
+    Runs (done, retry, failed) are timed into the job metrics and logged with the correlation id
+    of the request that enqueued the job and the job's workspace.
+    """
+    attempt = _Attempt()
+    started = time.perf_counter()
+    correlation_token = correlation_id.set(correlation_id.get())
+    workspace_token = log_workspace_id.set(None)
+    try:
+        outcome = _execute_job(job_id, attempt)
+        if attempt.name is not None and outcome in ("done", "retry", "failed"):
+            elapsed = time.perf_counter() - started
+            metrics.observe_job(attempt.name, outcome, elapsed)
+            log.info("job %s (%s) %s in %.3fs", job_id, attempt.name, outcome, elapsed)
+        return outcome
+    finally:
+        correlation_id.reset(correlation_token)
+        log_workspace_id.reset(workspace_token)
+
+
+def _execute_job(job_id: int, attempt: _Attempt) -> str:
     db = _db()
     prepared: dict[str, Any] | None = None
     spec = None
@@ -127,6 +157,9 @@ def execute_job(job_id: int) -> str:
             return "skipped"
         if peek.run_after > utcnow() + timedelta(seconds=1):
             return "not_due"
+        attempt.name = peek.name
+        correlation_id.set(peek.correlation_id)
+        log_workspace_id.set(peek.workspace_id)
         spec = JOBS.get(peek.name)
         kwargs = _handler_kwargs(peek)
         if spec is not None and spec.prepare is not None:

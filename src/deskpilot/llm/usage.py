@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Integer, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Integer, event, func, select
+from sqlalchemy.orm import Mapper, Session, object_session
 
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context
 from deskpilot.core.errors import ValidationFailed
+from deskpilot.db.hooks import after_commit
 from deskpilot.llm.models import AiProviderSettings, AiUsage
+from deskpilot.observability import metrics
 
 
 def month_start(now: datetime) -> datetime:
@@ -28,6 +31,26 @@ def month_tokens_used(session: Session, ctx: Context) -> int:
         )
     )
     return int(total or 0)
+
+
+@event.listens_for(AiUsage, "after_insert")
+def _count_usage_after_commit(_mapper: Mapper[AiUsage], _conn: Connection, row: AiUsage) -> None:
+    """Every AiUsage row, whoever adds it (`compose_answer`, or a job that saved the row its
+    read-only phase prepared), feeds the provider metrics once its transaction commits."""
+    session = object_session(row)
+    if session is None:
+        return
+    record = partial(
+        metrics.record_llm_call,
+        provider=row.provider,
+        model=row.model,
+        status=row.status,
+        latency_ms=row.latency_ms or 0.0,
+        input_tokens=row.input_tokens or 0,
+        output_tokens=row.output_tokens or 0,
+        cost_usd=row.cost_usd or 0.0,
+    )
+    after_commit(session, record)
 
 
 MAX_SUMMARY_DAYS = 366

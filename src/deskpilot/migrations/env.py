@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import JSON, create_engine, pool
 
 from deskpilot.db.base import UTCDateTime
+from deskpilot.db.migrate import include_name
 from deskpilot.models import metadata
 from deskpilot.settings import normalize_database_url
 
@@ -49,6 +50,7 @@ def _run(connection: object) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=render_item,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
+from deskpilot.db.hooks import after_commit
+from deskpilot.observability import metrics
 from deskpilot.sla import clocks, service
 from deskpilot.sla.models import SlaPolicy, TicketSla
 from deskpilot.sla.schemas import Metric
@@ -229,6 +231,8 @@ def _record_breach(
     tickets_service.record_event(
         session, ctx, ticket, "sla_breached", meta=breach_meta(clock, detected=detected)
     )
+    metric = clock.metric
+    after_commit(session, lambda: metrics.record_sla_breaches(metric, detected))
 
 
 def breach_meta(clock: TicketSla, *, detected: str) -> dict[str, Any]:

@@ -21,9 +21,11 @@ of `PAGE` clocks, so a sweep costs a constant number of statements however many 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,8 +34,10 @@ from sqlalchemy.orm import Session, lazyload
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context
 from deskpilot.core.errors import DomainError
+from deskpilot.db.hooks import after_commit
 from deskpilot.escalations import service as escalations_service
 from deskpilot.jobs.registry import periodic
+from deskpilot.observability import metrics
 from deskpilot.sla.hooks import breach_meta
 from deskpilot.sla.models import SlaPolicy, TicketSla
 from deskpilot.tickets import service as tickets_service
@@ -127,6 +131,7 @@ def _breaches(session: Session, now: datetime, page: int, result: SweepResult) -
         )
         result.breached += len(breached)
         result.breached_ids += [c.id for c in breached]
+        _count_breaches_after_commit(session, Counter(c.metric for c in breached))
         policies = _policies(session, {c.policy_id for c in breached})
         for clock in breached:
             ctx = Context.system(clock.workspace_id)
@@ -147,6 +152,11 @@ def _breaches(session: Session, now: datetime, page: int, result: SweepResult) -
                 )
         if len(rows) < page:
             break
+
+
+def _count_breaches_after_commit(session: Session, by_metric: Counter[str]) -> None:
+    for metric, count in sorted(by_metric.items()):
+        after_commit(session, partial(metrics.record_sla_breaches, metric, "sweep", count))
 
 
 def _at_risk(session: Session, now: datetime, page: int, result: SweepResult) -> None:

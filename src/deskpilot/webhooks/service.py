@@ -50,6 +50,20 @@ def list_endpoints(
     )
 
 
+def disabled_endpoints(session: Session, ctx: Context, *, limit: int = 20) -> list[WebhookEndpoint]:
+    """Endpoints switched off (after failing, or by hand), most recently disabled first: the
+    admin home shows them as a notice."""
+    ctx.require_admin()
+    stmt = scoped(ctx, WebhookEndpoint).where(WebhookEndpoint.enabled.is_(False))
+    return list(
+        session.scalars(
+            stmt.order_by(WebhookEndpoint.disabled_at.desc(), WebhookEndpoint.id.desc()).limit(
+                limit
+            )
+        )
+    )
+
+
 def create_endpoint(session: Session, ctx: Context, data: EndpointCreate) -> WebhookEndpoint:
     ctx.require_admin()
     now = utcnow()
