@@ -20,6 +20,7 @@ from deskpilot.auth.api import router as auth_router
 from deskpilot.auth.pages import router as auth_pages_router
 from deskpilot.auth.users_api import router as users_router
 from deskpilot.automation.api import router as automation_router
+from deskpilot.automation.pages import router as automation_admin_router
 from deskpilot.bootstrap import configure_runtime
 from deskpilot.chat.api import router as chat_router
 from deskpilot.chat.pages import router as chat_pages_router
@@ -27,6 +28,7 @@ from deskpilot.customers.api import router as customers_router
 from deskpilot.db.engine import Database, open_database
 from deskpilot.email.api import router as email_router
 from deskpilot.email.links_api import router as email_links_router
+from deskpilot.email.pages import router as email_admin_router
 from deskpilot.email.templates_api import router as email_templates_router
 from deskpilot.escalations.api import router as escalations_router
 from deskpilot.jobs import queue
@@ -36,6 +38,7 @@ from deskpilot.kb.pages import router as help_center_router
 from deskpilot.kb.search_api import router as kb_search_router
 from deskpilot.llm.api import router as llm_router
 from deskpilot.macros.api import router as macros_router
+from deskpilot.macros.pages import router as macros_admin_router
 from deskpilot.observability.middleware import MetricsMiddleware, RequestIdMiddleware
 from deskpilot.observability.routes import router as metrics_router
 from deskpilot.observability.tracing import setup_tracing
@@ -43,6 +46,7 @@ from deskpilot.portal.pages import router as portal_router
 from deskpilot.routing.api import router as routing_router
 from deskpilot.settings import Settings
 from deskpilot.sla.api import router as sla_router
+from deskpilot.sla.pages import router as sla_admin_router
 from deskpilot.tickets.api import router as tickets_router
 from deskpilot.tickets.attachments import AttachmentStore
 from deskpilot.tickets.pages import router as tickets_pages_router
@@ -58,6 +62,7 @@ from deskpilot.web.nul_guard import NulGuardMiddleware
 from deskpilot.web.sessions import SessionCodec
 from deskpilot.web.static import mount_static
 from deskpilot.webhooks.api import router as webhooks_router
+from deskpilot.webhooks.pages import router as webhooks_admin_router
 from deskpilot.workspaces.api import router as workspaces_router
 from deskpilot.workspaces.pages import router as workspace_admin_router
 
@@ -170,6 +175,11 @@ def create_app(
         workspace_admin_router,
         people_admin_router,
         ai_admin_router,
+        sla_admin_router,
+        automation_admin_router,
+        macros_admin_router,
+        email_admin_router,
+        webhooks_admin_router,
         auth_router,
         users_router,
         workspaces_router,
