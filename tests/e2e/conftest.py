@@ -29,7 +29,18 @@ SCREENSHOT_DIR = os.environ.get("DESKPILOT_SCREENSHOTS")
 """When set (e.g. `make screenshots`), tests save their page screenshots there."""
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+
+# Assertions wait for the page as long as actions do: CI machines run two suites' worth of work
+# on two cores, and a live refresh may legitimately take a poll interval (2 s) or two to land.
+expect.set_options(timeout=15_000)
 
 
 def _free_port() -> int:
