@@ -5,7 +5,7 @@ from deskpilot.automation import tasks as automation_tasks
 from deskpilot.email import tasks as email_tasks  # also registers deskpilot.email.hooks
 from deskpilot.escalations import hooks as escalation_hooks
 from deskpilot.kb import tasks as kb_tasks
-from deskpilot.portal import tasks as portal_tasks
+from deskpilot.portal import accounts as portal_account_mail  # its body renderer for email.send
 from deskpilot.routing import hooks as routing_hooks
 from deskpilot.sla import tasks as sla_tasks  # also registers deskpilot.sla.hooks
 from deskpilot.triage import hooks as triage_hooks
@@ -18,7 +18,7 @@ __all__ = [
     "email_tasks",
     "escalation_hooks",
     "kb_tasks",
-    "portal_tasks",
+    "portal_account_mail",
     "routing_hooks",
     "sla_tasks",
     "triage_hooks",

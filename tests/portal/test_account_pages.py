@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from deskpilot.auth.models import Membership, User
 from deskpilot.db.engine import Database
+from deskpilot.email.models import EmailMessage
 from deskpilot.portal import accounts
 from deskpilot.settings import Settings
 from deskpilot.web.sessions import SESSION_COOKIE
@@ -214,3 +215,25 @@ def test_account_pages_have_no_partials_but_render_for_htmx(
     r = client.get("/help/acme/password-reset", headers=HTMX)
     assert r.status_code == 200
     assert "Reset your password" in r.text
+
+
+def test_account_mail_renders_only_for_a_current_member_of_the_workspace(
+    db: Database, personas: Personas, settings: Settings
+) -> None:
+    """The body is rendered at send time from the recipient's account: someone who is not (or no
+    longer) a member of the workspace gets no link, and the email.send job fails the mail."""
+
+    def body_for(address: str) -> tuple[str, str] | None:
+        record = EmailMessage(
+            workspace_id=personas.carol.workspace_id, kind="password_reset", to_addresses=[address]
+        )
+        with db.session(write=False) as s:
+            return accounts.account_mail_body(s, record, settings)
+
+    rendered = body_for(personas.carol.email)
+    assert rendered is not None
+    text, html = rendered
+    assert "/help/acme/password-reset/" in text
+    assert "/help/acme/password-reset/" in html
+    assert body_for(personas.gina.email) is None, "gina belongs to another workspace"
+    assert body_for("nobody@example.com") is None

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from deskpilot.core.clock import utcnow
 from deskpilot.db.hooks import after_commit
+from deskpilot.email import bodies, notifications, outbound
 from deskpilot.email import hooks as _hooks  # noqa: F401 -- registers the ticket hook
-from deskpilot.email import notifications, outbound
 from deskpilot.email import staff_hooks as _staff_hooks  # noqa: F401 -- and the mail to agents
 from deskpilot.email.models import EmailMessage
 from deskpilot.email.settings_service import get_mail_settings
@@ -37,6 +37,12 @@ FIRST_RETRY_SECONDS = 60
 def retry_delay(attempts: int) -> timedelta:
     """Wait before the attempt after `attempts` failed ones: 1, 2, 4, 8 minutes."""
     return timedelta(seconds=FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0))
+
+
+def _failed(record: EmailMessage, error: str) -> dict[str, Any]:
+    """A permanent failure found before anything was built or sent."""
+    return {"skip": False, "attempts": record.attempts, "ok": False, "temporary": False,
+            "error": error, "raw_path": None}  # fmt: skip
 
 
 def prepare_send(session: Session, *, email_id: int, workspace_id: int) -> dict[str, Any]:
@@ -55,10 +61,16 @@ def prepare_send(session: Session, *, email_id: int, workspace_id: int) -> dict[
         return {"skip": True}  # an early duplicate of a scheduled attempt
     mail = get_mail_settings(session, workspace_id)
     if mail is None or not mail.enabled:
-        return {"skip": False, "attempts": record.attempts, "ok": False, "temporary": False,
-                "error": "email is not enabled for this workspace", "raw_path": None}  # fmt: skip
+        return _failed(record, "email is not enabled for this workspace")
     settings = outbound.current_settings()
-    text, html = notifications.body_for(session, record, settings)
+    renderer = bodies.renderer_for(record.kind)
+    if renderer is None:
+        text, html = notifications.body_for(session, record, settings)
+    else:
+        rendered = renderer(session, record, settings)
+        if rendered is None:
+            return _failed(record, "what this email was about no longer exists")
+        text, html = rendered
     in_reply_to, references = outbound.thread_headers(session, record)
     raw = outbound.build_mime(
         session,

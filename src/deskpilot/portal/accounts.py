@@ -11,10 +11,10 @@ Links are itsdangerous tokens signed with the app's secret key, one salt per pur
 Account mails have no ticket, so they cannot use `email.outbound.queue_email` (which writes to a
 ticket's requester). They are recorded as outbound `EmailMessage` rows like every other mail (same
 suppression rules: never to the workspace's own addresses, at most the hourly per-recipient limit)
-and sent after commit by the `portal.account_email` job (`portal/tasks.py`), which builds and
-transmits them with `email.outbound.build_mime`/`transmit`. The link is signed when the mail is
-built, so a retried mail carries a fresh link. Nothing is sent when the workspace has no enabled
-mail settings.
+and sent after commit by the one `email.send` job, which asks this module for the body through
+the renderer registered with `email.bodies` (the recipient address finds the account). The link
+is signed when the mail is built, so a retried mail carries a fresh link. Nothing is sent when the
+workspace has no enabled mail settings.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from deskpilot.auth.models import Membership, User
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context, Role
 from deskpilot.core.errors import Conflict, NotFound, ValidationFailed
-from deskpilot.email import outbound
+from deskpilot.email import bodies, outbound
 from deskpilot.email.models import EmailMessage
 from deskpilot.email.settings_service import get_mail_settings
 from deskpilot.jobs import queue
@@ -43,7 +43,6 @@ VERIFY_SALT = "deskpilot.portal.verify"
 RESET_SALT = "deskpilot.portal.password-reset"
 VERIFY_MAX_AGE = timedelta(days=7)
 RESET_MAX_AGE = timedelta(hours=1)
-ACCOUNT_MAIL_JOB = "portal.account_email"
 KIND_VERIFY = "account_verification"
 KIND_RESET = "password_reset"
 SUBJECTS = {KIND_VERIFY: "Confirm your email address", KIND_RESET: "Reset your password"}
@@ -245,13 +244,7 @@ def queue_account_email(
     session.add(record)
     session.flush()
     if record.status == "queued":
-        queue.enqueue(
-            session,
-            ACCOUNT_MAIL_JOB,
-            workspace_id=workspace_id,
-            email_id=record.id,
-            user_id=user.id,
-        )
+        queue.enqueue(session, outbound.SEND_JOB, workspace_id=workspace_id, email_id=record.id)
     return record
 
 
@@ -261,14 +254,25 @@ class AccountMail:
     html: str
 
 
-def render_account_email(
-    session: Session, settings: Settings, kind: str, workspace_id: int, user_id: int
-) -> AccountMail | None:
-    """The body of an account mail with a freshly signed link; None if the person is gone."""
+def account_mail_body(
+    session: Session, record: EmailMessage, settings: Settings
+) -> tuple[str, str] | None:
+    """`email.bodies` renderer: (text, HTML) with a freshly signed link for the account the mail
+    is addressed to; None once that person is gone from the workspace."""
+    user = auth_service.get_user_by_email(session, record.to_addresses[0])
+    if user is None:
+        return None
     try:
-        user, _ = _member_user(session, workspace_id, user_id)
+        _member_user(session, record.workspace_id, user.id)
     except NotFound:
         return None
+    body = _account_mail(session, settings, record.kind, record.workspace_id, user)
+    return None if body is None else (body.text, body.html)
+
+
+def _account_mail(
+    session: Session, settings: Settings, kind: str, workspace_id: int, user: User
+) -> AccountMail | None:
     workspace = session.get(Workspace, workspace_id)
     if workspace is None:
         return None
@@ -303,3 +307,7 @@ def render_account_email(
         ]
     )
     return AccountMail(text=text, html=body_html)
+
+
+for _kind in SUBJECTS:
+    bodies.register(_kind, account_mail_body)

@@ -23,7 +23,6 @@ from deskpilot.core.errors import ValidationFailed
 from deskpilot.kb import search as kb_search
 from deskpilot.portal import accounts
 from deskpilot.portal import service as portal_service
-from deskpilot.portal import tasks as _account_mail_job  # noqa: F401 -- registers the job
 from deskpilot.portal.account_pages import router as account_router
 from deskpilot.portal.page_common import (
     HelpPage,
