@@ -80,7 +80,7 @@ def test_personal_macro_pages_are_for_staff(
     r = client.get(path)
     assert r.status_code == status
     if status == 200:
-        assert '<a href="/app" aria-current="page">Tickets</a>' in r.text
+        assert '<a href="/app/macros" aria-current="page">Macros</a>' in r.text
         assert "admin-sidebar" not in r.text
 
 
