@@ -84,6 +84,7 @@ def test_policy_crud_validation_and_foreign_references(
         ({"conditions": {"colour": ["red"]}}, "conditions"),
         ({"breach_actions": [{"type": "call_mom"}]}, "breach_actions"),
         ({"breach_actions": [{"type": "assign_team"}]}, "breach_actions"),
+        ({"breach_actions": [{"type": "notify_team"}, {"type": "notify_team"}]}, "breach_actions"),
         (
             {
                 "breach_actions": [

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -176,7 +177,21 @@ class AssignTeam(BaseModel):
 BreachAction = Annotated[
     NotifyAssignee | NotifyTeam | RaisePriority | AssignTeam, Discriminator("type")
 ]
-BreachActions = Annotated[list[BreachAction], Field(max_length=10)]
+
+
+def _each_action_once(actions: list[BreachAction]) -> list[BreachAction]:
+    # A second action of a kind adds nothing (a second team would simply win over the first), and
+    # a list with repeats could not be shown or edited faithfully by the admin page.
+    kinds = [action.type for action in actions]
+    repeated = sorted({kind for kind in kinds if kinds.count(kind) > 1})
+    if repeated:
+        raise ValueError(f"each breach action may appear once: {', '.join(repeated)} is repeated")
+    return actions
+
+
+BreachActions = Annotated[
+    list[BreachAction], Field(max_length=10), AfterValidator(_each_action_once)
+]
 
 
 class SlaPolicyCreate(BaseModel):
