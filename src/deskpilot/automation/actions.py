@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy.orm import Session
@@ -146,6 +146,17 @@ Action = Annotated[
     | Close,
     Field(discriminator="type"),
 ]
+
+# Public lists for editors (the admin pages), read off the models so they cannot drift apart.
+ACTION_MODELS: tuple[type[BaseModel], ...] = get_args(get_args(Action)[0])
+ACTION_TYPES: tuple[str, ...] = tuple(
+    get_args(model.model_fields["type"].annotation)[0] for model in ACTION_MODELS
+)
+"""Every action `type`, in the order of the `Action` union."""
+SET_FIELD_NAMES: tuple[str, ...] = get_args(SetField.model_fields["field"].annotation)
+"""Ticket fields `set_field` can change."""
+NOTIFY_TARGETS: tuple[str, ...] = get_args(Notify.model_fields["to"].annotation)
+"""Whom `notify` can tell."""
 
 
 @dataclass(frozen=True)
