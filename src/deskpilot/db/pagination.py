@@ -1,4 +1,5 @@
-"""Keyset pages in id order: one row more than asked tells whether there is a next page."""
+"""Keyset pages in id order (or newest first): one row more than asked tells whether there is a
+next page."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ def keyset_page(
     cursor: str | None,
     scalars: bool = True,
     last_id: Callable[[Any], int] = lambda row: int(row.id),
+    newest_first: bool = False,
 ) -> tuple[list[Any], str | None]:
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    after = decode_id_cursor(cursor)
-    if after is not None:
-        stmt = stmt.where(id_column > after)
-    stmt = stmt.order_by(id_column).limit(limit + 1)
+    seen = decode_id_cursor(cursor)
+    if seen is not None:
+        stmt = stmt.where(id_column < seen if newest_first else id_column > seen)
+    stmt = stmt.order_by(id_column.desc() if newest_first else id_column).limit(limit + 1)
     rows = list(session.scalars(stmt)) if scalars else list(session.execute(stmt).all())
     if len(rows) <= limit:
         return rows, None

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import secrets
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context
-from deskpilot.core.errors import Conflict, ValidationFailed
+from deskpilot.core.errors import Conflict, NotFound, ValidationFailed
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE
 from deskpilot.db.pagination import keyset_page
 from deskpilot.db.scoped import get_scoped, scoped
@@ -168,6 +168,7 @@ def list_deliveries(
     event: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[WebhookDelivery], str | None]:
     endpoint = get_endpoint(session, ctx, endpoint_id)
     stmt = scoped(ctx, WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
@@ -175,7 +176,39 @@ def list_deliveries(
         stmt = stmt.where(WebhookDelivery.status == status.value)
     if event is not None:
         stmt = stmt.where(WebhookDelivery.event == event)
-    return keyset_page(session, stmt, WebhookDelivery.id, limit=limit, cursor=cursor)
+    return keyset_page(
+        session, stmt, WebhookDelivery.id, limit=limit, cursor=cursor, newest_first=newest_first
+    )
+
+
+def latest_deliveries(
+    session: Session, ctx: Context, endpoint_ids: list[int]
+) -> dict[int, WebhookDelivery]:
+    """The newest delivery of each endpoint (one query, on the (workspace, endpoint, id) index)."""
+    ctx.require_admin()
+    if not endpoint_ids:
+        return {}
+    newest_ids = (
+        select(func.max(WebhookDelivery.id))
+        .where(
+            WebhookDelivery.workspace_id == ctx.workspace_id,
+            WebhookDelivery.endpoint_id.in_(endpoint_ids),
+        )
+        .group_by(WebhookDelivery.endpoint_id)
+    )
+    rows = session.scalars(scoped(ctx, WebhookDelivery).where(WebhookDelivery.id.in_(newest_ids)))
+    return {row.endpoint_id: row for row in rows}
+
+
+def get_delivery(
+    session: Session, ctx: Context, endpoint_id: int, delivery_id: int
+) -> tuple[WebhookEndpoint, WebhookDelivery]:
+    """One delivery of one endpoint; another endpoint's or workspace's delivery is 404."""
+    endpoint = get_endpoint(session, ctx, endpoint_id)
+    delivery = get_scoped(session, ctx, WebhookDelivery, delivery_id, what="Webhook delivery")
+    if delivery.endpoint_id != endpoint.id:
+        raise NotFound(f"Webhook delivery {delivery_id} not found")
+    return endpoint, delivery
 
 
 def redeliver(session: Session, ctx: Context, delivery_id: int) -> WebhookDelivery:
