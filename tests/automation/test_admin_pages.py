@@ -244,17 +244,37 @@ def test_toggle_disables_and_enables_through_the_service(
     rule = rule_of(session, personas.acme_admin)
     csrf = sign_in(client, personas.acme_admin)
     url = f"/admin/automation/rules/{rule.id}/enabled"
-    r = client.post(url, data={"csrf_token": csrf, "enabled": "false"}, follow_redirects=False)
+    html = client.get(LIST).text
+    disable_form = html[html.index(f'action="{url}"') :]
+    disable_form = disable_form[: disable_form.index("</form>")]
+    assert 'name="enabled"' not in disable_form  # like an unticked checkbox
+    r = client.post(url, data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == LIST
     assert read_rule(db, personas.acme_admin, rule.id).enabled is False
-    assert f"Rule {rule.name} disabled." in client.get(LIST).text
-    r = client.post(url, data={"csrf_token": csrf, "enabled": "true"}, headers=HTMX)
+    html = client.get(LIST).text
+    assert f"Rule {rule.name} disabled." in html
+    assert '<input type="hidden" name="enabled" value="1">' in html
+    r = client.post(url, data={"csrf_token": csrf, "enabled": "1"}, headers=HTMX)
     assert r.status_code == 200
     assert r.text.lstrip().startswith('<section id="rule-list"')
     assert "<html" not in r.text
     assert '<span class="badge badge-on">On</span>' in r.text
     assert read_rule(db, personas.acme_admin, rule.id).enabled is True
+
+
+def test_toggle_reads_enabled_like_a_checkbox_and_never_fails_on_its_value(
+    client: TestClient, personas: Personas, session: Session, db: Database
+) -> None:
+    """Any value enables, an empty one or none disables: odd input is no 422 (JSON or HTML)."""
+    rule = rule_of(session, personas.acme_admin)
+    csrf = sign_in(client, personas.acme_admin)
+    url = f"/admin/automation/rules/{rule.id}/enabled"
+    for posted, enabled in [("", False), ("maybe", True), ("x" * 5000, True), (None, False)]:
+        form = {"csrf_token": csrf} if posted is None else {"csrf_token": csrf, "enabled": posted}
+        r = client.post(url, data=form, follow_redirects=False)
+        assert r.status_code == 303, (posted, r.text)
+        assert read_rule(db, personas.acme_admin, rule.id).enabled is enabled, posted
 
 
 def test_move_up_and_down_reorders_the_trigger(

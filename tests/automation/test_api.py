@@ -193,3 +193,49 @@ def test_idempotency_key_replays_the_first_rule(client: TestClient, personas: Pe
     second = client.post(RULES, json=URGENT_ON_DOWN, headers=headers)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["id"] == second.json()["id"]
+
+
+def test_changing_the_trigger_puts_the_rule_last_there(
+    client: TestClient, personas: Personas
+) -> None:
+    admin = personas.acme_admin.headers
+    create(client, personas, {**URGENT_ON_DOWN, "trigger": "ticket_updated"})
+    create(client, personas, {**URGENT_ON_DOWN, "trigger": "ticket_updated", "position": 4})
+    rule = create(client, personas)
+    moved = client.patch(f"{RULES}/{rule['id']}", json={"trigger": "ticket_updated"}, headers=admin)
+    assert moved.status_code == 200
+    assert (moved.json()["trigger"], moved.json()["position"]) == ("ticket_updated", 5)
+    placed = client.patch(
+        f"{RULES}/{rule['id']}", json={"trigger": "time_based", "position": 3}, headers=admin
+    )
+    assert placed.json()["position"] == 3
+
+
+def test_move_swaps_with_the_neighbour_and_renumbers(
+    client: TestClient, personas: Personas
+) -> None:
+    admin = personas.acme_admin.headers
+    first = create(client, personas)
+    second = create(client, personas, {**URGENT_ON_DOWN, "name": "Second"})
+    third = create(client, personas, {**URGENT_ON_DOWN, "name": "Third"})
+    r = client.post(f"{RULES}/{third['id']}/move", json={"direction": "up"}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["position"] == 1
+    items = client.get(RULES, headers=admin).json()["items"]
+    assert [(i["id"], i["position"]) for i in items] == [
+        (first["id"], 0),
+        (third["id"], 1),
+        (second["id"], 2),
+    ]
+    top = client.post(f"{RULES}/{first['id']}/move", json={"direction": "up"}, headers=admin)
+    assert top.json()["position"] == 0, "the first rule cannot move up"
+    bad = client.post(f"{RULES}/{first['id']}/move", json={"direction": "left"}, headers=admin)
+    assert bad.status_code == 422
+    agent = personas.ann.headers
+    forbidden = client.post(
+        f"{RULES}/{first['id']}/move", json={"direction": "down"}, headers=agent
+    )
+    assert forbidden.status_code == 403
+    other = personas.globex_owner.headers
+    hidden = client.post(f"{RULES}/{first['id']}/move", json={"direction": "down"}, headers=other)
+    assert hidden.status_code == 404

@@ -137,6 +137,7 @@ BODIES: dict[tuple[str, str], Callable[[AcmeWorld], dict[str, Any]]] = {
     ("PATCH", f"{API}/macros/{{macro_id}}"): lambda w: {"name": "pwned"},
     ("PATCH", f"{API}/business-hours/{{business_hours_id}}"): lambda w: {"name": "pwned"},
     ("PATCH", f"{API}/automation/rules/{{rule_id}}"): lambda w: {"name": "pwned"},
+    ("POST", f"{API}/automation/rules/{{rule_id}}/move"): lambda w: {"direction": "up"},
     ("POST", f"{API}/automation/rules/{{rule_id}}/test"): lambda w: {
         "ticket_id": w.globex_ticket_id
     },

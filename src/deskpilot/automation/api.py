@@ -11,6 +11,7 @@ from deskpilot.automation.schemas import (
     DefaultsResult,
     RuleCreate,
     RuleList,
+    RuleMove,
     RuleRead,
     RuleTest,
     RuleTestResult,
@@ -66,6 +67,12 @@ def update_rule(
     rule_id: IdPath, data: RuleUpdate, session: DbSession, ctx: AdminContext
 ) -> RuleRead:
     return RuleRead.model_validate(service.update_rule(session, ctx, rule_id, data))
+
+
+@router.post("/rules/{rule_id}/move", response_model=RuleRead)
+def move_rule(rule_id: IdPath, data: RuleMove, session: DbSession, ctx: AdminContext) -> RuleRead:
+    """One place up or down in its trigger's order; the trigger's rules are renumbered 0, 1, 2..."""
+    return RuleRead.model_validate(service.move_rule(session, ctx, rule_id, data.direction))
 
 
 @router.delete("/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from deskpilot.automation import defaults, service
 from deskpilot.automation.rule_forms import (
     TRIGGERS,
-    Directory,
     describe_action,
     describe_conditions,
     trigger_words,
 )
 from deskpilot.automation.rule_pages import router as rule_router
+from deskpilot.automation.rule_values import Directory
 from deskpilot.automation.schemas import RuleUpdate
 from deskpilot.core.errors import ValidationFailed
 from deskpilot.core.pagination import MAX_PAGE_SIZE
@@ -199,9 +199,10 @@ def set_enabled(
     request: Request,
     session: DbSession,
     auth: AdminPage,
-    enabled: Annotated[bool, Form()],
+    enabled: Annotated[str, Form()] = "",
 ) -> Response:
-    rule = service.update_rule(session, auth.ctx, rule_id, RuleUpdate(enabled=enabled))
+    """Like a checkbox: any value enables, none (or an empty one) disables; never a 422."""
+    rule = service.update_rule(session, auth.ctx, rule_id, RuleUpdate(enabled=bool(enabled)))
     state = "enabled" if rule.enabled else "disabled"
     return _after_list_change(request, session, auth, f"Rule {rule.name} {state}.")
 
@@ -214,18 +215,7 @@ def move_rule(
     auth: AdminPage,
     direction: Annotated[Literal["up", "down"], Form()],
 ) -> Response:
-    """Swap the rule with its neighbour in its trigger's order, then number the trigger's rules
-    0, 1, 2... (positions may repeat or have gaps after API edits; order is position, then id)."""
-    ctx = auth.ctx
-    rule = service.get_rule(session, ctx, rule_id)
-    siblings = service.list_rules(session, ctx, trigger=rule.trigger)
-    index = next(i for i, r in enumerate(siblings) if r.id == rule.id)
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(siblings):
-        siblings[index], siblings[other] = siblings[other], siblings[index]
-        for position, sibling in enumerate(siblings):
-            if sibling.position != position:
-                service.update_rule(session, ctx, sibling.id, RuleUpdate(position=position))
+    rule = service.move_rule(session, auth.ctx, rule_id, direction)
     return _after_list_change(request, session, auth, f"Rule {rule.name} moved {direction}.")
 
 

@@ -11,13 +11,11 @@ rule as a whole exactly as the API does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.orm import Session
 
 from deskpilot.automation.actions import (
     ACTION_TYPES,
@@ -38,10 +36,17 @@ from deskpilot.automation.conditions import (
     Op,
 )
 from deskpilot.automation.models import AutomationRule
+from deskpilot.automation.rule_values import (
+    Directory,
+    list_item_text,
+    number_text,
+    parse_number,
+    single_text,
+    split_values,
+    unquote,
+)
 from deskpilot.automation.schemas import Trigger
-from deskpilot.core.context import Context
-from deskpilot.core.ids import parse_id
-from deskpilot.workspaces.team_pages import active_staff, all_team_names
+from deskpilot.core.ids import is_digits, parse_id
 
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
 MATCHES: tuple[str, ...] = ("all", "any")
@@ -113,6 +118,8 @@ CONDITION_ROWS_NEW = 3
 ACTION_ROWS_NEW = 2
 SPARE_ROWS = 1
 MIN_GROUP_SLOTS = 2
+MAX_GROUPS = MAX_CONDITIONS
+"""A group is one of the rule's top-level conditions, so a rule has at most this many."""
 _ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 
 
@@ -132,52 +139,6 @@ def op_words(name: str) -> str:
 
 def trigger_words(name: str) -> str:
     return TRIGGER_WORDS.get(name, label(name))
-
-
-# --- names for ids -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Directory:
-    """Team and staff names, so rules show and accept names instead of ids."""
-
-    teams: list[tuple[int, str]]
-    people: list[tuple[int, str, str]]  # (user id, name, email)
-
-    @classmethod
-    def load(cls, session: Session, ctx: Context) -> Directory:
-        staff = active_staff(session, ctx)
-        return cls(all_team_names(session, ctx), [(p.user_id, p.name, p.email) for p in staff])
-
-    def team_name(self, team_id: Any) -> str:
-        return dict(self.teams).get(team_id, f"team #{team_id}")
-
-    def person_name(self, user_id: Any) -> str:
-        for pid, name, email in self.people:
-            if pid == user_id:
-                return name or email
-        return f"user #{user_id}"
-
-    def id_text(self, field_name: str, value: Any) -> str:
-        """How an id is shown in a condition's value box: a name the parser reads back."""
-        if field_name == FieldName.team_id.value:
-            return dict(self.teams).get(value, str(value))
-        return next((email for pid, _, email in self.people if pid == value), str(value))
-
-    def id_of(self, field_name: str, text: str) -> int | None:
-        if (number := parse_id(text)) is not None:
-            return number
-        wanted = text.strip().casefold()
-        if field_name == FieldName.team_id.value:
-            return next((tid for tid, name in self.teams if name.casefold() == wanted), None)
-        return next(
-            (
-                pid
-                for pid, name, email in self.people
-                if wanted in (email.casefold(), name.casefold())
-            ),
-            None,
-        )
 
 
 # --- the form ------------------------------------------------------------------------------------
@@ -252,7 +213,8 @@ class RuleForm:
 
     def pad_groups(self) -> None:
         """One spare group slot beyond those in use, and at least `MIN_GROUP_SLOTS`."""
-        used = max((int(r.group) for r in self.conditions if r.group.isdecimal()), default=0)
+        numbers = (group_number(r.group) for r in self.conditions)
+        used = max((n for n in numbers if n is not None), default=0)
         wanted = max(MIN_GROUP_SLOTS, used + 1, len(self.group_matches))
         self.group_matches += ["any"] * (wanted - len(self.group_matches))
 
@@ -267,6 +229,15 @@ class RuleForm:
             return False
         self.actions.append(ActionRow())
         return True
+
+
+def group_number(text: str) -> int | None:
+    """The group a row names (1..`MAX_GROUPS`), or None for anything else: a posted number is
+    never trusted to size a list or to be short enough for `int()`."""
+    if not is_digits(text) or len(text) > len(str(MAX_GROUPS)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_GROUPS else None
 
 
 def form_from_post(
@@ -343,31 +314,34 @@ class Parsed:
 def parse_rows(form: RuleForm, directory: Directory) -> Parsed:
     errors: dict[str, str] = {}
     items: list[dict[str, Any]] = []
-    groups: dict[str, dict[str, Any]] = {}
+    groups: dict[int, dict[str, Any]] = {}
     for index, row in enumerate(form.conditions):
         if row.is_blank:
             continue
-        condition = {
-            "field": row.field,
-            "op": row.op,
-            "value": _condition_value(row, directory),
-        }
         try:
+            condition = {
+                "field": row.field,
+                "op": row.op,
+                "value": _condition_value(row, directory),
+            }
             Condition.model_validate(condition)
         except ValidationError as exc:
             errors[f"conditions.{index}"] = _first_message(exc)
             continue
+        except ValueError as exc:  # the value box itself does not parse
+            errors[f"conditions.{index}"] = str(exc)
+            continue
         if not row.group:
             items.append(condition)
             continue
-        if row.group not in groups:
-            slot = int(row.group) - 1 if row.group.isdecimal() else -1
-            if not 0 <= slot < len(form.group_matches):
-                errors[f"conditions.{index}"] = "choose one of the groups shown"
-                continue
-            groups[row.group] = {"match": form.group_matches[slot], "conditions": []}
-            items.append(groups[row.group])
-        groups[row.group]["conditions"].append(condition)
+        number = group_number(row.group)
+        if number is None or number > len(form.group_matches):
+            errors[f"conditions.{index}"] = "choose one of the groups shown"
+            continue
+        if number not in groups:
+            groups[number] = {"match": form.group_matches[number - 1], "conditions": []}
+            items.append(groups[number])
+        groups[number]["conditions"].append(condition)
     actions: list[dict[str, Any]] = []
     action_rows: list[int] = []
     for index, action_row in enumerate(form.actions):
@@ -409,30 +383,27 @@ def _split(text: str) -> list[str]:
 
 
 def _condition_value(row: ConditionRow, directory: Directory) -> Any:
-    """The typed text as the value the engine compares with (lists by comma, numbers, ids)."""
+    """The typed text as the value the engine compares with (lists, numbers, ids)."""
     text = row.value.strip()
     try:
         field_name, op = FieldName(row.field), Op(row.op)
     except ValueError:
         return text or None  # the model reports the unknown field or operator
+    if op == Op.matches:
+        return row.value  # a pattern is taken as typed, quotes and spaces included
     if op in PRESENCE or (not text and op in (Op.eq, Op.ne)):
         return text or None
     if op in (Op.in_, Op.not_in):
-        return [_one_value(field_name, part, directory) for part in _split(text)]
-    if field_name in TEXT_FIELDS or op in (Op.contains, Op.not_contains, Op.matches, Op.has_tag):
-        return row.value if op == Op.matches else text
-    return _one_value(field_name, text, directory)
+        return [_one_value(field_name, part, directory) for part in split_values(row.value)]
+    if field_name in TEXT_FIELDS or op in (Op.contains, Op.not_contains, Op.has_tag):
+        return unquote(row.value)
+    return _one_value(field_name, unquote(row.value), directory)
 
 
 def _one_value(field_name: FieldName, text: str, directory: Directory) -> Any:
     if field_name in NUMBER_FIELDS:
-        try:
-            number = float(text)
-        except ValueError:
-            return text  # "compares with numbers"
-        if not math.isfinite(number):
-            return text
-        return int(number) if number.is_integer() and "." not in text else number
+        number = parse_number(text)
+        return text if number is None else number  # text: "compares with numbers"
     if field_name in ID_FIELDS:
         found = directory.id_of(field_name.value, text)
         return text if found is None else found
@@ -472,18 +443,26 @@ def _action_of(row: ActionRow) -> tuple[dict[str, Any], str | None]:
 
 
 def _condition_row(item: Mapping[str, Any], directory: Directory, group: str) -> ConditionRow:
-    name = str(item.get("field", ""))
+    """The value box reads back (`_condition_value`) as exactly the saved value."""
+    name, op = str(item.get("field", "")), str(item.get("op", ""))
     value = item.get("value")
-    values = value if isinstance(value, list) else [value]
-    shown = [_value_text(name, v, directory) for v in values if v is not None]
-    return ConditionRow(name, str(item.get("op", "")), ", ".join(shown), group)
+    if isinstance(value, list):
+        parts = [_value_text(name, v, directory) for v in value if v is not None]
+        text = ", ".join(list_item_text(part) for part in parts)
+    elif value is None:
+        text = ""
+    elif op == Op.matches.value:
+        text = str(value)
+    else:
+        text = single_text(_value_text(name, value, directory))
+    return ConditionRow(name, op, text, group)
 
 
 def _value_text(field_name: str, value: Any, directory: Directory) -> str:
     if field_name in {f.value for f in ID_FIELDS}:
         return directory.id_text(field_name, value)
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_text(value)
     return str(value)
 
 

@@ -22,7 +22,6 @@ from deskpilot.automation.actions import MAX_ACTIONS
 from deskpilot.automation.conditions import MAX_CONDITIONS
 from deskpilot.automation.rule_forms import (
     Choices,
-    Directory,
     Parsed,
     RuleForm,
     describe_action,
@@ -30,6 +29,7 @@ from deskpilot.automation.rule_forms import (
     form_from_post,
     parse_rows,
 )
+from deskpilot.automation.rule_values import Directory
 from deskpilot.automation.schemas import RuleCreate, RuleUpdate
 from deskpilot.core.errors import NotFound, ValidationFailed
 from deskpilot.core.ids import parse_id
@@ -316,12 +316,8 @@ def update_rule(
         return _add_row(request, session, auth, rule.id, posted)
     form = posted.form
     parsed = parse_rows(form, Directory.load(session, ctx))
-    values = _rule_data(form, parsed)
-    if form.trigger != rule.trigger:
-        # Positions are per trigger: a rule moved to another trigger goes after its last rule.
-        values["position"] = service.next_position(session, ctx, form.trigger)
     try:
-        data = RuleUpdate.model_validate(values)
+        data = RuleUpdate.model_validate(_rule_data(form, parsed))
     except ValidationError as exc:
         errors = _merge_errors(schema_errors(exc), parsed)
         return _rule_page(

@@ -12,6 +12,7 @@ from deskpilot.automation.conditions import MAX_CONDITIONS, ConditionItem
 from deskpilot.core.ids import MAX_DB_ID
 
 Trigger = Literal["ticket_created", "ticket_updated", "message_received", "time_based"]
+Direction = Literal["up", "down"]
 RowId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
@@ -34,6 +35,14 @@ class RuleCreate(BaseModel):
     conditions: Conditions = []
     actions: Actions
     stop_processing: bool = False
+
+
+class RuleMove(BaseModel):
+    """One place earlier (`up`) or later (`down`) among the trigger's rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    direction: Direction
 
 
 class RuleUpdate(BaseModel):

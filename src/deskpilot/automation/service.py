@@ -11,9 +11,9 @@ from deskpilot.auth import service as auth_service
 from deskpilot.automation import engine
 from deskpilot.automation.actions import AssignAgent, AssignTeam
 from deskpilot.automation.models import AutomationRule, AutomationRun
-from deskpilot.automation.schemas import RuleCreate, RuleUpdate
+from deskpilot.automation.schemas import Direction, RuleCreate, RuleUpdate
 from deskpilot.core.context import Context, Role
-from deskpilot.core.errors import NotFound, ValidationFailed
+from deskpilot.core.errors import Conflict, NotFound, ValidationFailed
 from deskpilot.core.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -150,6 +150,9 @@ def update_rule(session: Session, ctx: Context, rule_id: int, data: RuleUpdate) 
             raise ValidationFailed(
                 f"{name} cannot be null", details=[{"field": name, "message": "cannot be null"}]
             )
+    if changes.get("trigger", rule.trigger) != rule.trigger and "position" not in changes:
+        # Positions are per trigger: a rule moved to another trigger goes after its last rule.
+        changes["position"] = next_position(session, ctx, changes["trigger"])
     if data.actions is not None:
         check_refs(session, ctx, data.actions)
         rule.actions = [a.model_dump(mode="json") for a in data.actions]
@@ -162,6 +165,46 @@ def update_rule(session: Session, ctx: Context, rule_id: int, data: RuleUpdate) 
         rule.position = changes["position"]
     session.flush()
     return rule
+
+
+def move_rule(session: Session, ctx: Context, rule_id: int, direction: Direction) -> AutomationRule:
+    """Swap the rule with its neighbour in its trigger's order (`up` runs it earlier), then
+    number the trigger's rules 0, 1, 2... (positions may repeat or have gaps after API edits;
+    the order is position, then id). The first rule going up, or the last going down, is a
+    no-op."""
+    ctx.require_admin()
+    if direction not in ("up", "down"):
+        raise ValidationFailed(
+            "direction must be up or down",
+            details=[{"field": "direction", "message": "must be up or down"}],
+        )
+    rule = get_rule(session, ctx, rule_id)
+    siblings = _lock_trigger_rules(session, ctx, rule.trigger)
+    if rule not in siblings:
+        raise Conflict("The rule changed meanwhile (another trigger, or deleted); reload")
+    siblings.sort(key=lambda r: (r.position, r.id))
+    index = siblings.index(rule)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(siblings):
+        siblings[index], siblings[other] = siblings[other], siblings[index]
+        for position, sibling in enumerate(siblings):
+            if sibling.position != position:
+                sibling.position = position
+        session.flush()
+    return rule
+
+
+def _lock_trigger_rules(session: Session, ctx: Context, trigger: str) -> list[AutomationRule]:
+    """The trigger's rules, locked in id order (one order for every caller: no deadlock) and
+    read again under the lock."""
+    stmt = (
+        scoped(ctx, AutomationRule)
+        .where(AutomationRule.trigger == trigger)
+        .order_by(AutomationRule.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(stmt))
 
 
 def delete_rule(session: Session, ctx: Context, rule_id: int) -> None:
