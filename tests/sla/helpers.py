@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 from sqlalchemy import select
@@ -52,3 +53,62 @@ def event_kinds(session: Session, ticket_id: int, prefix: str = "sla_") -> list[
         .order_by(TicketEvent.id)
     )
     return list(rows)
+
+
+class _FormReader(HTMLParser):
+    """What a browser would post for one form, saved unchanged: inputs, ticked boxes, the selected
+    option of each select (else its first), textareas."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.fields: list[tuple[str, str]] = []
+        self._select: str | None = None
+        self._options: list[tuple[str, bool]] = []
+        self._textarea: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("id") == self.form_id:
+            self.inside = True
+        if not self.inside or "disabled" in a:
+            return
+        if tag == "input" and a.get("name"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                self.fields.append((a["name"], a.get("value", "")))
+        elif tag == "select":
+            self._select, self._options = a.get("name"), []
+        elif tag == "option" and self._select is not None:
+            self._options.append((a.get("value", ""), "selected" in a))
+        elif tag == "textarea":
+            self._textarea, self._text = a.get("name"), ""
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "select" and self._select is not None:
+            chosen = [v for v, selected in self._options if selected] or [self._options[0][0]]
+            self.fields.append((self._select, chosen[-1]))
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            # A browser drops one newline right after <textarea>.
+            self.fields.append((self._textarea, self._text.removeprefix("\n")))
+            self._textarea = None
+
+
+def form_as_shown(html: str, form_id: str) -> dict[str, list[str]]:
+    """What a browser posts when `form_id` is submitted as the page shows it, by field name."""
+    reader = _FormReader(form_id)
+    reader.feed(html)
+    reader.close()
+    assert reader.fields, f"no form {form_id!r} on the page"
+    posted: dict[str, list[str]] = {}
+    for name, value in reader.fields:
+        posted.setdefault(name, []).append(value)
+    return posted

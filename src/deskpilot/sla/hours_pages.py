@@ -9,19 +9,20 @@ counts in) into messages on the page.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
-from deskpilot.core.errors import Conflict, NotFound, ValidationFailed
+from deskpilot.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from deskpilot.core.pagination import MAX_PAGE_SIZE
 from deskpilot.sla import service
 from deskpilot.sla.calendar import WEEKDAYS, parse_schedule
@@ -33,6 +34,10 @@ from deskpilot.web.params import IdPath
 from deskpilot.web.routing import TransactionalRoute
 from deskpilot.web.templating import PageContext, render
 from deskpilot.workspaces.team_pages import field_errors, schema_errors
+
+M = TypeVar("M", bound=BaseModel)
+Row = TypeVar("Row")
+Saved = TypeVar("Saved")
 
 router = APIRouter(tags=["pages"], route_class=TransactionalRoute, include_in_schema=False)
 
@@ -55,26 +60,71 @@ def time_zone_names() -> tuple[str, ...]:
     return tuple(sorted(available_timezones()))
 
 
-def all_business_hours(session: Session, ctx: Context) -> list[BusinessHours]:
-    """Every calendar of the workspace, by name."""
-    calendars: list[BusinessHours] = []
+class Listing(Protocol[Row]):
+    """A service's cursor-paginated list function, e.g. `service.list_policies`."""
+
+    def __call__(
+        self, session: Session, ctx: Context, *, limit: int, cursor: str | None
+    ) -> tuple[list[Row], str | None]: ...
+
+
+def every_page(listing: Listing[Row], session: Session, ctx: Context) -> list[Row]:
+    """Every row a listing has, read page after page (the admin lists are short)."""
+    rows: list[Row] = []
     cursor: str | None = None
     while True:
-        page, cursor = service.list_business_hours(session, ctx, limit=MAX_PAGE_SIZE, cursor=cursor)
-        calendars += page
+        page, cursor = listing(session, ctx, limit=MAX_PAGE_SIZE, cursor=cursor)
+        rows += page
         if cursor is None:
-            return sorted(calendars, key=lambda h: (h.name.lower(), h.id))
+            return rows
+
+
+def all_business_hours(session: Session, ctx: Context) -> list[BusinessHours]:
+    """Every calendar of the workspace, by name."""
+    calendars = every_page(service.list_business_hours, session, ctx)
+    return sorted(calendars, key=lambda h: (h.name.lower(), h.id))
 
 
 def all_policies(session: Session, ctx: Context) -> list[SlaPolicy]:
     """Every policy, enabled or not, in matching order (position, then id)."""
-    policies: list[SlaPolicy] = []
-    cursor: str | None = None
-    while True:
-        page, cursor = service.list_policies(session, ctx, limit=MAX_PAGE_SIZE, cursor=cursor)
-        policies += page
-        if cursor is None:
-            return sorted(policies, key=lambda p: (p.position, p.id))
+    return sorted(every_page(service.list_policies, session, ctx), key=lambda p: (p.position, p.id))
+
+
+# --- saving a form -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a form was not saved: messages by form field, and the page's status (422 or 409)."""
+
+    errors: dict[str, str]
+    status_code: int = 422
+
+
+def save_form(
+    session: Session,
+    schema: type[M],
+    data: dict[str, Any],
+    found: dict[str, str],
+    *,
+    save: Callable[[M], Saved],
+    errors_of: Callable[[ValidationError | DomainError], dict[str, str]],
+) -> Saved | Refused:
+    """Check the form's API body against `schema` and, when neither it nor the form's own parsing
+    (`found`) has a complaint, `save` it. `errors_of` names the fields of a refusal; the form's
+    own messages win over the schema's, which would only repeat them less precisely."""
+    try:
+        body = schema.model_validate(data)
+    except ValidationError as exc:
+        return Refused(errors_of(exc) | found)
+    if found:
+        return Refused(found)
+    try:
+        # A refused save must leave nothing half-written behind.
+        with session.begin_nested():
+            return save(body)
+    except (Conflict, ValidationFailed) as exc:
+        return Refused(errors_of(exc), exc.status)
 
 
 def format_intervals(intervals: list[list[str]] | None) -> str:
@@ -306,10 +356,16 @@ def _hours_page(
     return render(request, "sla/admin_hours.html", page, status_code=status_code)
 
 
-def _merged_errors(exc: ValidationError, found: dict[str, str]) -> dict[str, str]:
-    """Schema messages plus the form's own (which win). A weekday with a typo is left out of
-    the schedule, so "the week is never open" would only repeat that day's message."""
-    errors = schema_errors(exc) | found
+def _hours_errors(exc: ValidationError | DomainError) -> dict[str, str]:
+    if isinstance(exc, ValidationError):
+        return schema_errors(exc)
+    return field_errors(exc, HOURS_FIELDS, "name")
+
+
+def _shown_errors(refused: Refused) -> dict[str, str]:
+    """A weekday with a typo is left out of the schedule, so "the week is never open" would only
+    repeat that day's message."""
+    errors = dict(refused.errors)
     if any(name.startswith("hours_") for name in errors):
         errors.pop("schedule", None)
     return errors
@@ -324,20 +380,19 @@ def new_hours(request: Request, session: DbSession, auth: AdminPage) -> Response
 def create_hours(
     request: Request, session: DbSession, auth: AdminPage, form: SubmittedHours
 ) -> Response:
-    data, errors = hours_payload(form)
-    status_code = 422
-    try:
-        create = BusinessHoursCreate.model_validate(data)
-        if not errors:
-            with session.begin_nested():
-                hours, _ = service.create_business_hours(session, auth.ctx, create)
-    except ValidationError as exc:
-        errors = _merged_errors(exc, errors)
-    except (Conflict, ValidationFailed) as exc:
-        errors, status_code = field_errors(exc, HOURS_FIELDS, "name"), exc.status
-    if errors:
+    data, found = hours_payload(form)
+    hours = save_form(
+        session,
+        BusinessHoursCreate,
+        data,
+        found,
+        save=lambda body: service.create_business_hours(session, auth.ctx, body)[0],
+        errors_of=_hours_errors,
+    )
+    if isinstance(hours, Refused):
+        errors = _shown_errors(hours)
         return _hours_page(
-            request, session, auth, form=form, errors=errors, status_code=status_code
+            request, session, auth, form=form, errors=errors, status_code=hours.status_code
         )
     return redirect(request, "/admin/sla", flash=f"Business hours {hours.name} created.")
 
@@ -359,22 +414,27 @@ def update_hours(
     form: SubmittedHours,
 ) -> Response:
     """The form sends every field: the calendar becomes what it shows (open clocks re-time)."""
-    hours = service.get_business_hours(session, auth.ctx, hours_id)
-    data, errors = hours_payload(form)
-    status_code = 422
-    try:
-        update = BusinessHoursUpdate.model_validate(data)
-        if not errors:
-            with session.begin_nested():
-                hours = service.update_business_hours(session, auth.ctx, hours.id, update)
-    except ValidationError as exc:
-        errors = _merged_errors(exc, errors)
-    except (Conflict, ValidationFailed) as exc:
-        errors, status_code = field_errors(exc, HOURS_FIELDS, "name"), exc.status
-    if errors:
-        hours = service.get_business_hours(session, auth.ctx, hours_id)
+    current = service.get_business_hours(session, auth.ctx, hours_id)
+    data, found = hours_payload(form)
+    hours = save_form(
+        session,
+        BusinessHoursUpdate,
+        data,
+        found,
+        save=lambda body: service.update_business_hours(session, auth.ctx, current.id, body),
+        errors_of=_hours_errors,
+    )
+    if isinstance(hours, Refused):
+        errors, status_code = _shown_errors(hours), hours.status_code
+        unchanged = service.get_business_hours(session, auth.ctx, hours_id)
         return _hours_page(
-            request, session, auth, hours=hours, form=form, errors=errors, status_code=status_code
+            request,
+            session,
+            auth,
+            hours=unchanged,
+            form=form,
+            errors=errors,
+            status_code=status_code,
         )
     return redirect(request, f"/admin/sla/hours/{hours.id}", flash="Business hours saved.")
 

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from deskpilot.core.context import Context
-from deskpilot.core.errors import Conflict, DomainError, ValidationFailed
+from deskpilot.core.errors import DomainError
 from deskpilot.sla import service
-from deskpilot.sla.hours_pages import all_business_hours, all_policies, hours_rows
+from deskpilot.sla.hours_pages import (
+    Refused,
+    all_business_hours,
+    all_policies,
+    hours_rows,
+    save_form,
+)
 from deskpilot.sla.hours_pages import router as hours_router
 from deskpilot.sla.models import SlaPolicy
 from deskpilot.sla.schemas import SlaPolicyCreate, SlaPolicyUpdate
@@ -31,8 +37,6 @@ from deskpilot.web.params import IdPath
 from deskpilot.web.routing import TransactionalRoute
 from deskpilot.web.templating import PageContext, is_partial_request, render
 from deskpilot.workspaces.team_pages import all_team_names, field_errors, schema_errors
-
-M = TypeVar("M", bound=BaseModel)
 
 router = APIRouter(tags=["pages"], route_class=TransactionalRoute, include_in_schema=False)
 router.include_router(hours_router)
@@ -171,10 +175,16 @@ def set_policy_enabled(
     request: Request,
     session: DbSession,
     auth: AdminPage,
-    enabled: Annotated[bool, Form()],
+    enabled: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    """The list's on/off switch: htmx swaps the policy table, a plain post reloads the page."""
-    policy = service.update_policy(session, auth.ctx, policy_id, SlaPolicyUpdate(enabled=enabled))
+    """The list's on/off switch: htmx swaps the policy table, a plain post reloads the page.
+
+    `enabled` reads like a checkbox: present means on, absent means off. It is plain text, not a
+    strict boolean, so a missing or odd value switches the policy instead of ending on a bare
+    422 page; "false" still means off for a list rendered before the switch posted this way."""
+    turn_on = bool(enabled.strip()) and enabled.strip().lower() != "false"
+    update = SlaPolicyUpdate(enabled=turn_on)
+    policy = service.update_policy(session, auth.ctx, policy_id, update)
     if is_partial_request(request):
         return _overview(request, session, auth)
     state = "enabled" if policy.enabled else "disabled"
@@ -186,7 +196,8 @@ def set_policy_enabled(
 
 @dataclass
 class PolicyForm:
-    """The policy as the form shows it: numbers as typed, lists as ticked boxes or text."""
+    """The policy as the form shows it: numbers as typed, lists as ticked boxes or text (tiers
+    and categories one per line, as a value may itself contain a comma)."""
 
     name: str = ""
     position: str = "0"
@@ -225,8 +236,8 @@ def policy_form(policy: SlaPolicy) -> PolicyForm:
         priority=[str(v) for v in conditions.get("priority") or []],
         channel=[str(v) for v in conditions.get("channel") or []],
         type=[str(v) for v in conditions.get("type") or []],
-        organization_tier=", ".join(conditions.get("organization_tier") or []),
-        category=", ".join(conditions.get("category") or []),
+        organization_tier="\n".join(conditions.get("organization_tier") or []),
+        category="\n".join(conditions.get("category") or []),
         targets={m: _target_fields(getattr(policy, f"{m}_minutes")) for m, _ in METRICS},
         hours="calendar" if policy.business_hours_id is None else str(policy.business_hours_id),
         pause_when_waiting_customer=policy.pause_when_waiting_customer,
@@ -297,32 +308,36 @@ def parse_target(amount: str, unit: str) -> int | None:
         value = Decimal(text)
     except InvalidOperation as exc:
         raise ValueError("enter a number, e.g. 30 or 1.5") from exc
-    minutes = value * 60 if unit == "hours" else value
-    if not minutes.is_finite() or minutes != minutes.to_integral_value():
-        raise ValueError("that is not a whole number of minutes")
-    if minutes <= 0:
+    # Bounded before the multiplication: 1e999999 hours would overflow Decimal's exponent.
+    if not value.is_finite():
+        raise ValueError("enter a number, e.g. 30 or 1.5")
+    if value <= 0:
         raise ValueError("must be more than zero (leave blank for no target)")
+    if value > MAX_TARGET_MINUTES:
+        raise ValueError("at most one year (8,760 hours)")
+    minutes = value * 60 if unit == "hours" else value
+    if minutes != minutes.to_integral_value() or minutes < 1:
+        raise ValueError("that is not a whole number of minutes")
     if minutes > MAX_TARGET_MINUTES:
         raise ValueError("at most one year (8,760 hours)")
     return int(minutes)
 
 
-def _split_values(text: str) -> list[str] | None:
-    values = [v.strip() for v in text.replace("\n", ",").split(",") if v.strip()]
+def _split_lines(text: str) -> list[str] | None:
+    """One value per line, commas kept: "billing, invoices" is one category."""
+    values = [v.strip() for v in text.splitlines() if v.strip()]
     return values or None
 
 
-def policy_payload(
-    session: Session, ctx: Context, form: PolicyForm
-) -> tuple[dict[str, Any], dict[str, str]]:
+def policy_payload(form: PolicyForm) -> tuple[dict[str, Any], dict[str, str]]:
     """The API body the form stands for, and the errors found before the schema sees it."""
     errors: dict[str, str] = {}
     conditions = {
         "priority": form.priority or None,
         "channel": form.channel or None,
         "type": form.type or None,
-        "organization_tier": _split_values(form.organization_tier),
-        "category": _split_values(form.category),
+        "organization_tier": _split_lines(form.organization_tier),
+        "category": _split_lines(form.category),
     }
     data: dict[str, Any] = {
         "name": form.name,
@@ -340,15 +355,8 @@ def policy_payload(
             errors[metric] = str(exc)
     if form.assign_team_id.strip():
         data["breach_actions"].append({"type": "assign_team", "team_id": form.assign_team_id})
-    if form.hours == "calendar":
-        data.update(hours="calendar", business_hours_id=None)
-    elif form.hours == "default":
-        # Resolved here, not left to the service: on an edit it would keep the current calendar.
-        default = service.default_business_hours(session, ctx)
-        if default is None:
-            errors["hours"] = "the workspace has no default business hours: pick a calendar"
-        else:
-            data.update(hours="business", business_hours_id=default.id)
+    if form.hours in ("calendar", "default"):  # the service resolves the default when saving
+        data.update(hours=form.hours, business_hours_id=None)
     else:
         data.update(hours="business", business_hours_id=form.hours)
     return data, errors
@@ -370,23 +378,13 @@ def _errors_of(exc: ValidationError | DomainError) -> dict[str, str]:
     return {FORM_NAMES.get(name, name): message for name, message in errors.items()}
 
 
-def _validated(model: type[M], data: dict[str, Any], errors: dict[str, str]) -> M | None:
-    """The schema-checked body, or None with its messages added to `errors` (earlier ones win)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for name, message in _errors_of(exc).items():
-            errors.setdefault(name, message)
-        return None
-
-
 @dataclass(kw_only=True)
 class PolicyPage(PageContext):
     policy_id: int | None
     form: PolicyForm
     errors: dict[str, str] = field(default_factory=dict)
     hours_options: list[tuple[str, str]] = field(default_factory=list)
-    teams: list[tuple[int, str]] = field(default_factory=list)
+    teams: list[tuple[str, str]] = field(default_factory=list)
     metrics: tuple[tuple[str, str], ...] = METRICS
     units: tuple[tuple[str, str], ...] = UNITS
     notify_actions: tuple[tuple[str, str], ...] = NOTIFY_ACTIONS
@@ -406,6 +404,16 @@ def _hours_options(session: Session, ctx: Context) -> list[tuple[str, str]]:
     return options + [(str(h.id), f"Business hours: {h.name} ({h.timezone})") for h in calendars]
 
 
+def _team_options(session: Session, ctx: Context, chosen: str) -> list[tuple[str, str]]:
+    """The workspace's teams, plus the chosen one if it was deleted since: shown (and sent back)
+    as it is, so saving reports the missing team instead of silently dropping the action."""
+    options = [(str(team_id), name) for team_id, name in all_team_names(session, ctx)]
+    chosen = chosen.strip()
+    if chosen and chosen not in {value for value, _ in options}:
+        options.append((chosen, f"Team #{chosen} (no longer exists)"))
+    return options
+
+
 def _policy_page(
     request: Request,
     session: Session,
@@ -417,14 +425,15 @@ def _policy_page(
     status_code: int = 200,
 ) -> Response:
     ctx = auth.ctx
+    page_form = form or (policy_form(policy) if policy else PolicyForm())
     page = PolicyPage(
         title=f"SLA policy {policy.name}" if policy else "New SLA policy",
         viewer=auth.viewer,
         policy_id=policy.id if policy else None,
-        form=form or (policy_form(policy) if policy else PolicyForm()),
+        form=page_form,
         errors=errors or {},
         hours_options=_hours_options(session, ctx),
-        teams=all_team_names(session, ctx),
+        teams=_team_options(session, ctx, page_form.assign_team_id),
     )
     return render(request, "sla/admin_policy.html", page, status_code=status_code)
 
@@ -438,19 +447,18 @@ def new_policy(request: Request, session: DbSession, auth: AdminPage) -> Respons
 def create_policy(
     request: Request, session: DbSession, auth: AdminPage, form: SubmittedPolicy
 ) -> Response:
-    data, errors = policy_payload(session, auth.ctx, form)
-    create = _validated(SlaPolicyCreate, data, errors)
-    status_code = 422
-    if create is not None and not errors:
-        try:
-            # A refused policy must leave nothing half-written behind.
-            with session.begin_nested():
-                policy, _ = service.create_policy(session, auth.ctx, create)
-        except (Conflict, ValidationFailed) as exc:
-            errors, status_code = _errors_of(exc), exc.status
-    if errors:
+    data, found = policy_payload(form)
+    policy = save_form(
+        session,
+        SlaPolicyCreate,
+        data,
+        found,
+        save=lambda body: service.create_policy(session, auth.ctx, body)[0],
+        errors_of=_errors_of,
+    )
+    if isinstance(policy, Refused):
         return _policy_page(
-            request, session, auth, form=form, errors=errors, status_code=status_code
+            request, session, auth, form=form, errors=policy.errors, status_code=policy.status_code
         )
     flash = f"Policy {policy.name} created."
     return redirect(request, f"/admin/sla/policies/{policy.id}", flash=flash)
@@ -473,20 +481,28 @@ def update_policy(
     form: SubmittedPolicy,
 ) -> Response:
     """The form always sends every field, so the whole policy is replaced by what it shows."""
-    policy = service.get_policy(session, auth.ctx, policy_id)
-    data, errors = policy_payload(session, auth.ctx, form)
-    update = _validated(SlaPolicyUpdate, data, errors)
-    status_code = 422
-    if update is not None and not errors:
-        try:
-            with session.begin_nested():
-                policy = service.update_policy(session, auth.ctx, policy.id, update)
-        except (Conflict, ValidationFailed) as exc:
-            errors, status_code = _errors_of(exc), exc.status
-    if errors:
-        policy = service.get_policy(session, auth.ctx, policy_id)
+    current = service.get_policy(session, auth.ctx, policy_id)
+    data, found = policy_payload(form)
+    policy = save_form(
+        session,
+        SlaPolicyUpdate,
+        data,
+        found,
+        save=lambda body: service.update_policy(session, auth.ctx, current.id, body),
+        errors_of=_errors_of,
+    )
+    if isinstance(policy, Refused):
+        errors, status_code = policy.errors, policy.status_code
+        # Reloaded: the refused save was rolled back, its changes must not show as saved.
+        unchanged = service.get_policy(session, auth.ctx, policy_id)
         return _policy_page(
-            request, session, auth, policy=policy, form=form, errors=errors, status_code=status_code
+            request,
+            session,
+            auth,
+            policy=unchanged,
+            form=form,
+            errors=errors,
+            status_code=status_code,
         )
     return redirect(request, f"/admin/sla/policies/{policy.id}", flash="Policy saved.")
 

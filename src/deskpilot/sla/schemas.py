@@ -33,6 +33,9 @@ ConditionValue = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)
 ]
 ConditionList = Annotated[list[ConditionValue], Field(min_length=1, max_length=50)]
+PolicyHours = Literal["calendar", "business", "default"]
+"""What a policy counts in. `default` is written only: the workspace's default calendar when the
+policy is saved, stored (and read back) as `business` with that calendar's id."""
 
 
 class Metric(StrEnum):
@@ -194,6 +197,11 @@ BreachActions = Annotated[
 ]
 
 
+def _check_default_alone(hours: str | None, business_hours_id: int | None) -> None:
+    if hours == "default" and business_hours_id is not None:
+        raise ValueError('"hours": "default" takes no business_hours_id (use "business")')
+
+
 class SlaPolicyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -204,8 +212,9 @@ class SlaPolicyCreate(BaseModel):
     first_response_minutes: TargetMinutes | None = None
     next_response_minutes: TargetMinutes | None = None
     resolution_minutes: TargetMinutes | None = None
-    hours: Literal["calendar", "business"] = "calendar"
-    """`business`: count only inside `business_hours_id`, or the workspace default when omitted."""
+    hours: PolicyHours = "calendar"
+    """`business`: count only inside `business_hours_id`, or the workspace default when omitted;
+    `default`: the workspace default."""
     business_hours_id: RowId | None = None
     pause_when_waiting_customer: bool = True
     at_risk_percent: Annotated[int, Field(ge=1, le=99)] = 80
@@ -213,6 +222,7 @@ class SlaPolicyCreate(BaseModel):
 
     @model_validator(mode="after")
     def _hours_given(self) -> SlaPolicyCreate:
+        _check_default_alone(self.hours, self.business_hours_id)
         if self.business_hours_id is not None:
             self.hours = "business"
         return self
@@ -228,7 +238,9 @@ class SlaPolicyUpdate(BaseModel):
     first_response_minutes: TargetMinutes | None = None
     next_response_minutes: TargetMinutes | None = None
     resolution_minutes: TargetMinutes | None = None
-    hours: Literal["calendar", "business"] | None = None
+    hours: PolicyHours | None = None
+    """`business` without `business_hours_id` keeps the policy's calendar (or takes the default
+    when it had none); `default` always takes the workspace default."""
     business_hours_id: RowId | None = None
     pause_when_waiting_customer: bool | None = None
     at_risk_percent: Annotated[int, Field(ge=1, le=99)] | None = None
@@ -241,6 +253,7 @@ class SlaPolicyUpdate(BaseModel):
         for name in self.model_fields_set - nullable:
             if getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
+        _check_default_alone(self.hours, self.business_hours_id)
         return self
 
 

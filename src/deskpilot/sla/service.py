@@ -258,32 +258,23 @@ def delete_policy(session: Session, ctx: Context, policy_id: int) -> None:
 def _policy_values(
     session: Session, ctx: Context, values: dict[str, Any], *, hours: str | None
 ) -> dict[str, Any]:
-    """Check references (business hours, teams in actions) and resolve `hours` to an id."""
+    """Check references (business hours, teams in actions) and resolve `hours` to an id:
+    `default` (or `business` without an id) is the workspace default calendar as of now."""
     out = dict(values)
     if "conditions" in out:
         out["conditions"] = {k: v for k, v in out["conditions"].items() if v is not None}
     if hours == "calendar":
         out["business_hours_id"] = None
+    elif hours == "default" or (hours == "business" and out.get("business_hours_id") is None):
+        out["business_hours_id"] = _default_hours_id(session, ctx)
     elif hours == "business":
-        hours_id = out.get("business_hours_id")
-        if hours_id is None:
-            default = default_business_hours(session, ctx)
-            if default is None:
-                raise ValidationFailed(
-                    "No business hours given and the workspace has no default",
-                    details=[
-                        {"field": "business_hours_id", "message": "required: no default hours"}
-                    ],
-                )
-            out["business_hours_id"] = default.id
-        else:
-            try:
-                get_business_hours(session, ctx, hours_id)
-            except NotFound as exc:
-                raise ValidationFailed(
-                    "Unknown business hours",
-                    details=[{"field": "business_hours_id", "message": "no such business hours"}],
-                ) from exc
+        try:
+            get_business_hours(session, ctx, out["business_hours_id"])
+        except NotFound as exc:
+            raise ValidationFailed(
+                "Unknown business hours",
+                details=[{"field": "business_hours_id", "message": "no such business hours"}],
+            ) from exc
     for index, action in enumerate(out.get("breach_actions") or []):
         if action["type"] == "assign_team":
             try:
@@ -296,6 +287,17 @@ def _policy_values(
                     ],
                 ) from exc
     return out
+
+
+def _default_hours_id(session: Session, ctx: Context) -> int:
+    default = default_business_hours(session, ctx)
+    if default is None:
+        message = "the workspace has no default business hours: pick a calendar"
+        raise ValidationFailed(
+            "No business hours given and the workspace has no default",
+            details=[{"field": "business_hours_id", "message": message}],
+        )
+    return default.id
 
 
 def policy_hours(policy: SlaPolicy) -> str:
