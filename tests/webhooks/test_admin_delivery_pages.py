@@ -19,6 +19,7 @@ from tests.webhooks.pages_data import (
     table_row,
 )
 
+from deskpilot.core.pagination import encode_cursor
 from deskpilot.db.engine import Database
 from deskpilot.webhooks.events import ALL_EVENTS
 
@@ -111,7 +112,13 @@ def test_delivery_log_pages(client: TestClient, personas: Personas, db: Database
     assert f'id="delivery-{ids[0]}"' in rest
     assert f'id="delivery-{ids[1]}"' not in rest
     assert "Next page" not in rest
-    assert client.get(f"/admin/webhooks/{endpoint_id}?cursor=!!").status_code == 422
+    # A cursor that does not parse starts from the newest again, as the automation run log does.
+    for cursor in ("!!", "garbage", encode_cursor(["x"])):
+        r = client.get(f"/admin/webhooks/{endpoint_id}?status=failed&cursor={cursor}", headers=HTMX)
+        assert r.status_code == 200
+        assert f'id="delivery-{ids[25]}"' in r.text
+        assert f'id="delivery-{ids[0]}"' not in r.text
+        assert "Next page" in r.text
 
 
 def test_delivery_detail_shows_the_payload_pretty_printed(

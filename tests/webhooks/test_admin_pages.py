@@ -28,6 +28,7 @@ from tests.webhooks.pages_data import (
 )
 
 from deskpilot.core.errors import NotFound
+from deskpilot.core.pagination import encode_cursor
 from deskpilot.db.engine import Database
 from deskpilot.webhooks import service
 from deskpilot.webhooks.events import ALL_EVENTS, EVENTS
@@ -178,6 +179,22 @@ def test_list_pages_by_cursor(client: TestClient, personas: Personas, db: Databa
     )
     rest = client.get(next_url).text
     assert [f'id="endpoint-{i}"' in rest for i in ids[24:]] == [False, True, True]
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "!!", encode_cursor(["x"]), encode_cursor([-1])])
+def test_a_bad_cursor_shows_the_first_page(
+    client: TestClient, personas: Personas, db: Database, cursor: str
+) -> None:
+    ids = [add_endpoint(db, personas.acme_admin, f"https://h{i}.example.com/") for i in range(26)]
+    sign_in(client, personas.acme_admin)
+    r = client.get(f"/admin/webhooks?cursor={cursor}")
+    assert r.status_code == 200
+    assert [f'id="endpoint-{i}"' in r.text for i in (ids[0], ids[24], ids[25])] == [
+        True,
+        True,
+        False,
+    ]
+    assert 'href="/admin/webhooks?cursor=' in r.text
 
 
 # --- create --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -130,9 +131,18 @@ def _list_page(
     request: Request, session: Session, auth: PageAuth, area: Area, q: str, cursor: str | None
 ) -> Response:
     query = q.strip()
-    macros, next_cursor = service.list_macros(
-        session, auth.ctx, q=query or None, shared=area.shared, limit=LIST_PAGE_SIZE, cursor=cursor
+    listed = partial(
+        service.list_macros,
+        session,
+        auth.ctx,
+        q=query or None,
+        shared=area.shared,
+        limit=LIST_PAGE_SIZE,
     )
+    try:
+        macros, next_cursor = listed(cursor=cursor)
+    except ValidationFailed:  # a cursor that does not parse starts from the top, as elsewhere
+        macros, next_cursor = listed()
     names = _names(session, auth)
     rows = [
         MacroRow(
@@ -191,7 +201,8 @@ def my_macros(
 
 @dataclass
 class MacroForm:
-    """The macro as the form shows it: every value as typed, tags as one comma-separated line."""
+    """The macro as the form shows it: every value as typed, tags one per line (a tag may
+    contain a comma, as on tickets)."""
 
     name: str = ""
     body: str = ""
@@ -219,9 +230,15 @@ class MacroForm:
             category=values["category"],
             team_id=values["team_id"],
             assignee_id=values["assignee_id"],
-            add_tags=", ".join(str(t) for t in changes.get("add_tags", [])),
+            add_tags="\n".join(tag_line(str(t)) for t in changes.get("add_tags", [])),
             shared=macro.owner_user_id is None,
         )
+
+
+def tag_line(tag: str) -> str:
+    """A tag on one form line: applying turns whitespace runs into a dash, so a line break inside
+    an API tag means the same as a space, and an unchanged save keeps it one tag."""
+    return " ".join(tag.split())
 
 
 Text = Annotated[str, Form(max_length=1000)]
@@ -310,8 +327,8 @@ class MacroEditPage(PageContext):
     usage_count: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    teams: list[tuple[int, str]] = field(default_factory=list)
-    people: list[tuple[int, str]] = field(default_factory=list)
+    teams: list[tuple[str, str]] = field(default_factory=list)
+    people: list[tuple[str, str]] = field(default_factory=list)
     variables: list[Variable] = field(default_factory=list)
     visibility_options: list[tuple[str, str]] = field(
         default_factory=lambda: list(VISIBILITY_LABELS.items())
@@ -333,6 +350,16 @@ class MacroEditPage(PageContext):
     @property
     def form_url(self) -> str:
         return self.area.base_url if self.is_new else f"{self.area.base_url}/{self.macro_id}"
+
+
+def _with_missing(options: list[tuple[int, str]], value: str, note: str) -> list[tuple[str, str]]:
+    """The options plus the form's value if missing (deleted team, deactivated agent): kept
+    selected, saving shows the service's error there instead of silently leaving it as is."""
+    choices = [(str(option), text) for option, text in options]
+    value = value.strip()
+    if value and value not in {option for option, _ in choices}:
+        choices.append((value, f"#{value} ({note})"))
+    return choices
 
 
 def _edit_page(
@@ -361,8 +388,8 @@ def _edit_page(
         usage_count=macro.usage_count if macro else 0,
         created_at=macro.created_at if macro else None,
         updated_at=macro.updated_at if macro else None,
-        teams=names.teams,
-        people=names.people,
+        teams=_with_missing(names.teams, form.team_id, "no longer exists"),
+        people=_with_missing(names.people, form.assignee_id, "no longer active"),
     )
     # htmx asks only for the preview box; a plain post gets the whole form back with it.
     partial = "macros/_macro_preview.html" if preview is not None else None
@@ -385,7 +412,7 @@ def _changes_input(form: MacroForm) -> dict[str, Any]:
         value = getattr(form, name).strip()
         if value:
             data[name] = value
-    tags = [tag.strip() for tag in form.add_tags.split(",") if tag.strip()]
+    tags = [tag.strip() for tag in form.add_tags.splitlines() if tag.strip()]
     if tags:
         data["add_tags"] = tags
     return data

@@ -180,9 +180,12 @@ def _webhooks_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    endpoints, next_cursor = service.list_endpoints(
-        session, auth.ctx, limit=DEFAULT_PAGE_SIZE, cursor=cursor
-    )
+    try:
+        endpoints, next_cursor = service.list_endpoints(
+            session, auth.ctx, limit=DEFAULT_PAGE_SIZE, cursor=cursor
+        )
+    except ValidationFailed:  # a cursor that does not parse starts from the top, as elsewhere
+        endpoints, next_cursor = service.list_endpoints(session, auth.ctx, limit=DEFAULT_PAGE_SIZE)
     latest = service.latest_deliveries(session, auth.ctx, [e.id for e in endpoints])
     page = WebhooksPage(
         title="Webhooks",
@@ -296,16 +299,23 @@ def _endpoint_page(
     ctx = auth.ctx
     endpoint = service.get_endpoint(session, ctx, endpoint_id)
     wanted = deliveries or DeliveryFilter()
-    rows, next_cursor = service.list_deliveries(
-        session,
-        ctx,
-        endpoint.id,
-        status=wanted.status,
-        event=wanted.event,
-        limit=DEFAULT_PAGE_SIZE,
-        cursor=wanted.cursor,
-        newest_first=True,
-    )
+
+    def deliveries_after(cursor: str | None) -> tuple[list[WebhookDelivery], str | None]:
+        return service.list_deliveries(
+            session,
+            ctx,
+            endpoint.id,
+            status=wanted.status,
+            event=wanted.event,
+            limit=DEFAULT_PAGE_SIZE,
+            cursor=cursor,
+            newest_first=True,
+        )
+
+    try:
+        rows, next_cursor = deliveries_after(wanted.cursor)
+    except ValidationFailed:  # a cursor that does not parse starts from the newest, as elsewhere
+        rows, next_cursor = deliveries_after(None)
     latest = service.latest_deliveries(session, ctx, [endpoint.id])
     page = EndpointPage(
         title=f"Webhook endpoint {endpoint.url}",
