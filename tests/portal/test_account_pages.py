@@ -171,6 +171,9 @@ def test_reset_request_says_the_same_whether_or_not_the_account_exists(
 def test_reset_link_sets_a_new_password_once(
     client: TestClient, db: Database, personas: Personas, mail_settings: None, settings: Settings
 ) -> None:
+    sign_in(client, personas.carol)
+    signed_in_elsewhere = client.cookies.get(SESSION_COOKIE)
+    client.cookies.clear()
     client.post("/help/acme/password-reset", data={"email": personas.carol.email})
     link = sent_link(settings, db)
     assert link.startswith("/help/acme/password-reset/")
@@ -186,6 +189,11 @@ def test_reset_link_sets_a_new_password_once(
     new = {**old, "password": "a brand new secret"}
     assert client.post("/login", data=old).status_code == 401
     assert client.post("/login", data=new, follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    assert signed_in_elsewhere
+    client.cookies.set(SESSION_COOKIE, signed_in_elsewhere)
+    r = client.get("/help/acme/tickets", follow_redirects=False)
+    assert r.status_code == 303, "a reset signs out every session started with the old password"
     client.cookies.clear()
     used = client.get(link)
     assert used.status_code == 400

@@ -13,6 +13,7 @@ from deskpilot.macros import service as macros_service
 from deskpilot.macros.schemas import MacroCreate
 from deskpilot.tickets import service as tickets_service
 from deskpilot.tickets.models import Ticket, TicketEvent
+from deskpilot.tickets.schemas import MessageCreate
 from tests.factories import Personas, make_ticket
 from tests.pages import HTMX, sign_in
 from tests.tickets.test_ticket_page_support import (
@@ -64,6 +65,38 @@ def test_agent_sees_header_conversation_and_panels(
     # Only legal status moves are offered (new -> closed is not one).
     assert '<option value="in_progress" >In progress</option>' in html
     assert '<option value="closed"' not in html
+
+
+def test_a_customers_images_are_links_so_opening_the_ticket_loads_nothing_remote(
+    client: TestClient, personas: Personas, db: Database
+) -> None:
+    pixel = "https://tracker.example/p.gif?id=42"
+    ticket = ticket_with_conversation(
+        db, personas, description=f"It fails, see ![screenshot]({pixel})"
+    )
+    ann = personas.ann.ctx
+    with db.session(write=True) as s:
+        customer = Context(
+            workspace_id=ann.workspace_id,
+            user_id=None,
+            role=Role.customer,
+            contact_id=ticket.requester_id,
+        )
+        tickets_service.add_message(s, customer, ticket.id, MessageCreate(body=f"![]({pixel})"))
+        tickets_service.add_message(
+            s,
+            ann,
+            ticket.id,
+            MessageCreate(body="Our diagram: ![flow](https://docs.example/f.png)"),
+        )
+        s.commit()
+    sign_in(client, personas.ann)
+    html = client.get(f"/app/tickets/{ticket.number}").text
+    assert f'<img src="{pixel}' not in html
+    assert f'<a href="{pixel}" rel="noopener noreferrer nofollow">Image: screenshot</a>' in html
+    assert "Image (not loaded)</a>" in html
+    # Staff's own images still show.
+    assert '<img src="https://docs.example/f.png" alt="flow">' in html
 
 
 def test_htmx_get_returns_the_refresh_partial(

@@ -6,10 +6,9 @@ from fastapi import APIRouter, Request, Response, status
 
 from deskpilot.auth import service
 from deskpilot.auth.schemas import LoginRequest, SessionRead, TokenCreate, TokenIssued, TokenRead
-from deskpilot.web.deps import CurrentContext, DbSession, get_session_codec, get_settings
+from deskpilot.web.deps import CurrentContext, DbSession, end_browser_session, start_browser_session
 from deskpilot.web.params import IdPath
 from deskpilot.web.routing import TransactionalRoute
-from deskpilot.web.sessions import SESSION_COOKIE
 from deskpilot.workspaces import service as workspaces_service
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], route_class=TransactionalRoute)
@@ -21,16 +20,13 @@ def login(
 ) -> SessionRead:
     ctx = service.authenticate(session, data.workspace, str(data.email), data.password)
     assert ctx.user_id is not None
-    settings = get_settings(request)
-    value, payload = get_session_codec(request).issue(ctx.user_id, ctx.workspace_id)
-    response.set_cookie(
-        SESSION_COOKIE,
-        value,
-        max_age=settings.session_max_age_seconds if data.remember else None,
-        httponly=True,
-        samesite="lax",
-        secure=settings.session_cookie_secure,
-        path="/",
+    payload = start_browser_session(
+        request,
+        session,
+        response,
+        user_id=ctx.user_id,
+        workspace_id=ctx.workspace_id,
+        remember=data.remember,
     )
     return SessionRead(
         user_id=ctx.user_id,
@@ -41,8 +37,8 @@ def login(
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(response: Response) -> Response:
-    response.delete_cookie(SESSION_COOKIE, path="/")
+def logout(request: Request, response: Response, session: DbSession) -> Response:
+    end_browser_session(request, session, response)
     response.status_code = status.HTTP_204_NO_CONTENT
     return response
 

@@ -67,3 +67,20 @@ class LoginThrottle(IdMixin, Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebSession(IdMixin, WorkspaceScoped, Base):
+    """A browser session: the signed cookie names one of these rows, and it is honoured only while
+    the row is live. Signing out ends the row, a password change ends every row of the person, so
+    a copied cookie stops working at once instead of when it expires."""
+
+    __tablename__ = "web_sessions"
+
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the random key in the cookie: the table alone cannot be replayed."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -11,10 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from deskpilot.auth import service, throttle
 from deskpilot.core.context import Role
 from deskpilot.core.errors import Unauthorized
-from deskpilot.web.deps import DbSession, get_session_codec, get_settings
+from deskpilot.web.deps import DbSession, end_browser_session, start_browser_session
 from deskpilot.web.page_deps import OptionalPageAuth, check_same_site, redirect, safe_next
 from deskpilot.web.routing import TransactionalRoute
-from deskpilot.web.sessions import SESSION_COOKIE
 from deskpilot.web.templating import Flash, PageContext, render
 from deskpilot.workspaces import service as workspaces_service
 
@@ -113,19 +112,16 @@ def login(
         return render(request, "auth/login.html", page, status_code=401)
     throttle.clear(session, keys[0])
     assert ctx.user_id is not None
-    settings = get_settings(request)
-    value, _ = get_session_codec(request).issue(ctx.user_id, ctx.workspace_id)
     response = redirect(
         request, safe_next(next, home_for(ctx.role.value, workspace.strip().lower()))
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        value,
-        max_age=settings.session_max_age_seconds if remember else None,
-        httponly=True,
-        samesite="lax",
-        secure=settings.session_cookie_secure,
-        path="/",
+    start_browser_session(
+        request,
+        session,
+        response,
+        user_id=ctx.user_id,
+        workspace_id=ctx.workspace_id,
+        remember=bool(remember),
     )
     return response
 
@@ -138,11 +134,11 @@ def logout_form(request: Request, auth: OptionalPageAuth) -> Response:
 
 
 @router.post("/logout")
-def logout(request: Request, auth: OptionalPageAuth) -> Response:
+def logout(request: Request, session: DbSession, auth: OptionalPageAuth) -> Response:
     """Ends the browser's session (the CSRF check ran in `OptionalPageAuth`)."""
     target = "/login"
     if auth is not None and auth.viewer.role == Role.customer.value:
         target = f"/help/{auth.viewer.workspace_slug}"
     response = redirect(request, target, flash="You are signed out.", kind="info")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    end_browser_session(request, session, response)
     return response

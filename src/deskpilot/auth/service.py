@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from deskpilot.auth import web_sessions
 from deskpilot.auth.models import ApiToken, Membership, User
 from deskpilot.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from deskpilot.auth.schemas import MemberCreate, MemberUpdate, ProfileUpdate
@@ -507,6 +508,8 @@ def update_profile(session: Session, ctx: Context, data: ProfileUpdate) -> Membe
                 details=[{"field": "current_password", "message": "does not match"}],
             )
         set_password(member.user, changes["password"])
+        # A changed password must lock out whoever else may hold a session cookie.
+        web_sessions.end_all_for_user(session, member.user.id)
     if "name" in changes:
         member.user.name = changes["name"]
     session.flush()

@@ -27,10 +27,9 @@ from deskpilot.portal.page_common import (
     require_customer,
     write_session,
 )
-from deskpilot.web.deps import DbSession, get_session_codec, get_settings
+from deskpilot.web.deps import DbSession, get_settings, start_browser_session
 from deskpilot.web.page_deps import OptionalPageAuth, check_same_site, login_url, redirect
 from deskpilot.web.routing import TransactionalRoute
-from deskpilot.web.sessions import SESSION_COOKIE
 from deskpilot.web.templating import render
 
 router = APIRouter(tags=["pages"], route_class=TransactionalRoute, include_in_schema=False)
@@ -121,15 +120,13 @@ def signup(
         site.url("/tickets"),
         flash="Welcome! We sent you an email to confirm your address.",
     )
-    settings = get_settings(request)
-    value, _ = get_session_codec(request).issue(result.user_id, site.workspace_id)
-    response.set_cookie(
-        SESSION_COOKIE,
-        value,
-        httponly=True,
-        samesite="lax",
-        secure=settings.session_cookie_secure,
-        path="/",
+    start_browser_session(
+        request,
+        session,
+        response,
+        user_id=result.user_id,
+        workspace_id=site.workspace_id,
+        remember=False,
     )
     return response
 

@@ -28,6 +28,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from deskpilot.auth import service as auth_service
+from deskpilot.auth import web_sessions
 from deskpilot.auth.models import Membership, User
 from deskpilot.core.clock import utcnow
 from deskpilot.core.context import Context, Role
@@ -185,6 +186,7 @@ def reset_password(
     so the email counts as verified too."""
     user = check_reset_token(session, settings, workspace_id, token)
     auth_service.set_password(user, password)
+    web_sessions.end_all_for_user(session, user.id)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
     session.flush()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from deskpilot.auth import service as auth_service
 from deskpilot.core.context import Context, Role
 from deskpilot.core.errors import NotFound
+from deskpilot.core.markdown import without_remote_images
 from deskpilot.core.pagination import MAX_PAGE_SIZE
 from deskpilot.customers import service as customers_service
 from deskpilot.escalations import service as escalations_service
@@ -159,8 +160,13 @@ def _message_view(
         author_type=message.author_type,
         author_name=author,
         visibility=message.visibility,
-        # Stored by tickets.service.add_message through render_markdown, which sanitizes (nh3).
-        body_html=Markup(message.body_html),  # noqa: S704
+        # Stored by tickets.service.add_message through render_markdown, which sanitizes (nh3);
+        # a customer's images are shown as links (core.markdown.without_remote_images).
+        body_html=Markup(  # noqa: S704
+            without_remote_images(message.body_html)
+            if message.author_type == "customer"
+            else message.body_html
+        ),
         created_at=message.created_at,
         attachments=[
             AttachmentView(a.id, a.filename, a.size, a.content_type) for a in message.attachments

@@ -9,20 +9,22 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from deskpilot.auth import service as auth_service
+from deskpilot.auth import web_sessions
 from deskpilot.core.context import Context
 from deskpilot.core.errors import PermissionDenied, Unauthorized
 from deskpilot.core.ids import hash_token
 from deskpilot.db.engine import Database
 from deskpilot.observability.logging import workspace_id as log_workspace_id
 from deskpilot.settings import Settings
-from deskpilot.web.sessions import CSRF_HEADER, SESSION_COOKIE, SessionCodec
+from deskpilot.web.sessions import CSRF_HEADER, SESSION_COOKIE, SessionCodec, SessionData
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_CACHE_TTL = 5.0
@@ -41,6 +43,47 @@ def get_database(request: Request) -> Database:
 def get_session_codec(request: Request) -> SessionCodec:
     codec: SessionCodec = request.app.state.session_codec
     return codec
+
+
+def start_browser_session(
+    request: Request,
+    session: Session,
+    response: Response,
+    *,
+    user_id: int,
+    workspace_id: int,
+    remember: bool,
+) -> SessionData:
+    """Sign a browser in: a server-side session plus the signed cookie that names it. Without
+    "remember me" the cookie lasts until the browser closes; the session ends at the latest after
+    `session_max_age_seconds` either way."""
+    settings = get_settings(request)
+    key = web_sessions.start(
+        session,
+        workspace_id=workspace_id,
+        user_id=user_id,
+        lifetime=timedelta(seconds=settings.session_max_age_seconds),
+    )
+    value, data = get_session_codec(request).issue(user_id, workspace_id, key)
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=settings.session_max_age_seconds if remember else None,
+        httponly=True,
+        samesite="lax",
+        secure=settings.session_cookie_secure,
+        path="/",
+    )
+    return data
+
+
+def end_browser_session(request: Request, session: Session, response: Response) -> None:
+    """Sign this browser out: its server-side session ends, so a copy of the cookie is useless."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    data = get_session_codec(request).read(cookie) if cookie else None
+    if data is not None:
+        web_sessions.end(session, data.key)
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
@@ -88,10 +131,16 @@ async def _authenticate(request: Request) -> Context:
             sent = request.headers.get(CSRF_HEADER, "")
             if not secrets.compare_digest(sent, data.csrf_token):
                 raise PermissionDenied("Missing or invalid CSRF token")
-        return await run_in_threadpool(
-            _lookup, request, auth_service.context_for_user, data.workspace_id, data.user_id
-        )
+        return await run_in_threadpool(_lookup, request, _cookie_context, data)
     raise Unauthorized("Authentication required")
+
+
+def _cookie_context(session: Session, data: SessionData) -> Context:
+    if not web_sessions.is_live(
+        session, data.key, workspace_id=data.workspace_id, user_id=data.user_id
+    ):
+        raise Unauthorized("Session ended, please sign in again")
+    return auth_service.context_for_user(session, data.workspace_id, data.user_id)
 
 
 def _lookup(request: Request, fn: Callable[..., Context], *args: Any) -> Context:

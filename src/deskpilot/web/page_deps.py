@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from deskpilot.auth import service as auth_service
+from deskpilot.auth import web_sessions
 from deskpilot.core.context import Context
 from deskpilot.core.errors import DomainError, PermissionDenied
 from deskpilot.web.deps import SAFE_METHODS, get_database, get_session_codec, get_settings
@@ -75,6 +76,10 @@ def _read_session(request: Request) -> PageAuth | None:
     if data is None:
         return None
     with get_database(request).session(write=False) as session:
+        if not web_sessions.is_live(
+            session, data.key, workspace_id=data.workspace_id, user_id=data.user_id
+        ):
+            return None
         return _viewer_for(session, data.workspace_id, data.user_id, data.csrf_token)
 
 

@@ -1,4 +1,5 @@
-"""Signed session cookies (HttpOnly, SameSite=Lax) carrying the user, workspace and a CSRF token."""
+"""Signed session cookies (HttpOnly, SameSite=Lax) carrying the user, workspace, a CSRF token and
+the key of the server-side session (`auth.web_sessions`) that must still be live."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class SessionData:
     user_id: int
     workspace_id: int
     csrf_token: str
+    key: str
 
 
 class SessionCodec:
@@ -23,16 +25,16 @@ class SessionCodec:
         self._serializer = URLSafeTimedSerializer(secret_key, salt="deskpilot.session")
         self.max_age_seconds = max_age_seconds
 
-    def issue(self, user_id: int, workspace_id: int) -> tuple[str, SessionData]:
-        data = SessionData(user_id, workspace_id, secrets.token_urlsafe(24))
-        value = self._serializer.dumps([data.user_id, data.workspace_id, data.csrf_token])
+    def issue(self, user_id: int, workspace_id: int, key: str) -> tuple[str, SessionData]:
+        data = SessionData(user_id, workspace_id, secrets.token_urlsafe(24), key)
+        value = self._serializer.dumps([data.user_id, data.workspace_id, data.csrf_token, key])
         return value, data
 
     def read(self, value: str) -> SessionData | None:
         try:
-            user_id, workspace_id, csrf = self._serializer.loads(
+            user_id, workspace_id, csrf, key = self._serializer.loads(
                 value, max_age=self.max_age_seconds
             )
         except (BadSignature, ValueError, TypeError):
-            return None
-        return SessionData(int(user_id), int(workspace_id), str(csrf))
+            return None  # includes cookies from before server-side sessions (three fields)
+        return SessionData(int(user_id), int(workspace_id), str(csrf), str(key))

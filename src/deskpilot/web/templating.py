@@ -21,7 +21,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from markupsafe import Markup
 
 from deskpilot import __version__
-from deskpilot.core.markdown import render_markdown
+from deskpilot.core.markdown import render_markdown, without_remote_images
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -102,6 +102,11 @@ def _markdown(source: str | None) -> Markup:
     return Markup(render_markdown(source or ""))  # noqa: S704
 
 
+def _customer_markdown(source: str | None) -> Markup:
+    """Markdown a customer wrote: images become links, so opening a ticket loads nothing remote."""
+    return Markup(without_remote_images(render_markdown(source or "")))  # noqa: S704
+
+
 def _datetime(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
     if value is None:
         return ""
@@ -162,6 +167,7 @@ def build_environment() -> Environment:
     )
     env.filters.update(
         markdown=_markdown,
+        customer_markdown=_customer_markdown,
         dt=_datetime,
         timeago=_timeago,
         duration=_duration,
