@@ -44,3 +44,7 @@ def test_agent_finds_a_ticket_replies_and_sets_its_status(
     expect(header.locator(".badge-status-waiting_customer")).to_be_visible()
     page.reload()
     expect(page.locator("#ticket-header .badge-status-waiting_customer")).to_be_visible()
+
+    # A refused reply is a 422 that htmx still swaps in: the error shows next to the composer.
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator("#composer")).to_contain_text("Write a message first.")

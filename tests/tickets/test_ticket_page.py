@@ -216,7 +216,7 @@ def test_invalid_field_values_show_an_inline_error(
     assert r.status_code == 422
     assert "Unknown assignee." in r.text
     r = client.post(url, data=form(csrf, field="priority", value="whenever"), headers=HTMX)
-    assert r.status_code == 200
+    assert r.status_code == 422, "htmx is configured to swap 422, so the status stays honest"
     assert '<p class="ticket-error" role="alert">That priority is not valid.</p>' in r.text
     r = client.post(url, data=form(csrf, field="requester_id", value="1"))
     assert r.status_code == 422
@@ -235,7 +235,7 @@ def test_illegal_status_change_shows_allowed_targets(
         r.text
     )
     r = client.post(url, data=form(csrf, field="status", value="closed"), headers=HTMX)
-    assert r.status_code == 200
+    assert r.status_code == 409
     assert "Allowed from here" in r.text
     assert "<html" not in r.text
     assert _ticket(db, ticket.id).status == "new"

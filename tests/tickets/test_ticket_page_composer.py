@@ -97,7 +97,7 @@ def test_empty_body_is_refused_with_the_form_kept(
     r = client.post(
         f"/app/tickets/{ticket.number}/messages", data=form(csrf, body=""), headers=HTMX
     )
-    assert r.status_code == 200
+    assert r.status_code == 422
     assert r.headers["HX-Retarget"] == "#composer"
     assert r.text.lstrip().startswith('<section id="composer"')
     assert len(_messages(db, ticket.id)) == before

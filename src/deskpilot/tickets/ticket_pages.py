@@ -8,8 +8,8 @@ redirect or re-render); htmx requests get partials instead:
   AI panel and activity swapped out-of-band);
 - the composer's preview, mode tabs and draft "Insert" get their own small partials.
 
-htmx does not swap 4xx responses by default, so a refused change sent by htmx comes back as 200
-with the error shown inline; the same change without htmx gets the full page with 409/422.
+A refused change gets 409 or 422 either way: htmx is configured (base.html) to swap those two
+statuses, so it shows the partial with the error inline; without htmx the full page comes back.
 """
 
 from __future__ import annotations
@@ -162,7 +162,9 @@ def update_field(
         return redirect(request, f"/app/tickets/{number}", flash=f"Updated {label}.")
     if is_partial_request(request):
         page = panels.header_only(session, auth.ctx, auth.viewer, ticket, error=error)
-        return render(request, "tickets/_ticket_header.html", page)
+        # htmx swaps only 409 and 422 among errors; any other refusal still shows inline.
+        inline_status = status_code if status_code in (409, 422) else 200
+        return render(request, "tickets/_ticket_header.html", page, status_code=inline_status)
     page = panels.full_page(
         session, auth.ctx, auth.viewer, ticket, header_error=error, header_error_field=field
     )
@@ -339,6 +341,7 @@ def send_message(
             request,
             "tickets/_ticket_composer.html",
             page,
+            status_code=422,
             headers={"HX-Retarget": "#composer", "HX-Reswap": "outerHTML"},
         )
     page = panels.full_page(session, auth.ctx, auth.viewer, ticket, composer=composer)
@@ -381,7 +384,6 @@ def merge(
         error, status_code = "A ticket cannot be merged into itself.", 422
     if is_partial_request(request):
         page = panels.header_only(session, auth.ctx, auth.viewer, ticket)
-        status_code = 200  # htmx swaps only 2xx; the message is shown inline
     else:
         page = panels.full_page(session, auth.ctx, auth.viewer, ticket)
     page.merge_number = wanted

@@ -30,7 +30,7 @@ from deskpilot.triage.service import MAX_QUESTION
 from deskpilot.web.deps import DbSession
 from deskpilot.web.page_deps import AdminPage, redirect
 from deskpilot.web.routing import TransactionalRoute
-from deskpilot.web.templating import PageContext, is_partial_request, render
+from deskpilot.web.templating import PageContext, render
 from deskpilot.workspaces.pages import field_errors
 from deskpilot.workspaces.team_pages import all_team_names, schema_errors
 
@@ -382,17 +382,15 @@ def run_test_question(
 ) -> Response:
     """A dry run of the engine on one question, with this workspace's settings and policy.
 
-    htmx swaps only the test box. It does not swap error responses, so a refused question comes
-    back as 200 there and as 422 to a plain form post."""
+    htmx swaps only the test box (a refused question is a 422, which htmx is set to swap)."""
     partial = "triage/_ai_test.html"
     try:
         answer = service.answer_question(session, auth.ctx, question)
     except ValidationFailed as exc:
         errors = field_errors(exc, ("question",), "question")
-        status = 200 if is_partial_request(request) else 422
         return _ai_page(
             request, session, auth, question=question, test_errors=errors,
-            status_code=status, partial=partial,
+            status_code=422, partial=partial,
         )  # fmt: skip
     result = _result(session, auth, answer)
     return _ai_page(request, session, auth, question=question, result=result, partial=partial)
