@@ -409,7 +409,7 @@ def test_dry_run_on_an_unknown_or_foreign_ticket_says_so(
     assert 'id="ticket-error">No ticket with this number in this workspace.' in r.text
     assert "<html" in r.text
     r = client.post(url, data={"csrf_token": csrf, "ticket": str(foreign.number + 5)}, headers=HTMX)
-    assert r.status_code == 200  # htmx swaps only 2xx answers
+    assert r.status_code == 422  # htmx is set to swap 422
     assert r.text.lstrip().startswith('<section id="rule-test"')
     assert "No ticket with this number in this workspace." in r.text
 
