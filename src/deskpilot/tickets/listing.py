@@ -32,7 +32,9 @@ DEFAULT_SORT = "-created_at"
 
 
 def normalize_tag(tag: str) -> str:
-    return "-".join(tag.strip().lower().split())
+    # Commas become dashes like spaces: tag boxes in the console take comma-separated lists, so a
+    # stored tag must never contain one.
+    return "-".join(tag.replace(",", " ").strip().lower().split())
 
 
 def visible(ctx: Context, stmt: Select[Ticket]) -> Select[Ticket]:
