@@ -233,3 +233,20 @@ def test_the_demo_month_is_rolled_up_for_the_dashboards(
     assert facts == seeded.tickets
     assert days is not None
     assert days > 7  # activity spread over the month, not only yesterday and today
+
+
+def test_agents_have_shared_macros_that_render_for_a_demo_ticket(
+    session: Session, seeded: DemoSummary
+) -> None:
+    from deskpilot.macros import service as macros_service
+    from deskpilot.macros.rendering import unknown_variables
+
+    agent_email = next(p["email"] for p in directory()["staff"] if p["role"] == "agent")
+    agent = auth_service.authenticate(session, DEMO_SLUG, agent_email, DEMO_PASSWORD)
+    macros, _ = macros_service.list_macros(session, agent)
+    by_name = {m.name: m for m in macros}
+    assert set(by_name) >= {"Ask for details", "Solved: close the loop"}
+    assert all(m.owner_user_id is None for m in macros), "shared with every agent"
+    for macro in macros:
+        assert unknown_variables(macro.body) == [], macro.name
+    assert by_name["Ask for details"].changes == {"status": "waiting_customer"}

@@ -1,4 +1,5 @@
-"""The demo's day-to-day setup: SLA targets, automation rules, routing and the AI's hand-off team.
+"""The demo's day-to-day setup: SLA targets, automation rules, routing, shared macros and the AI's
+hand-off team.
 
 Configured after the historical sample tickets are in, so those keep the story they tell; new
 tickets then show the whole machine at work (a rule, an assignee, SLA clocks, the AI).
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from deskpilot.automation.defaults import install_defaults
 from deskpilot.core.context import Context
+from deskpilot.macros import service as macros_service
+from deskpilot.macros.schemas import MacroChanges, MacroCreate
 from deskpilot.routing import service as routing_service
 from deskpilot.routing.schemas import AgentStatusUpdate, Strategy
 from deskpilot.sla import service as sla_service
@@ -22,6 +25,51 @@ OFFICE_HOURS = {day: [["09:00", "17:30"]] for day in ("mon", "tue", "wed", "thu"
     "sat": [],
     "sun": [],
 }
+
+
+SHARED_MACROS = [
+    MacroCreate(
+        name="Ask for details",
+        shared=True,
+        body=(
+            "Hi {{ requester.name }},\n\n"
+            "thanks for getting in touch. To look into this, could you send us:\n\n"
+            "- the exact error message or a screenshot,\n"
+            "- the time it happened (with your time zone),\n"
+            "- the project or resource name.\n\n"
+            "{{ agent.name }}"
+        ),
+        changes=MacroChanges(status="waiting_customer"),
+    ),
+    MacroCreate(
+        name="Known incident: we're on it",
+        shared=True,
+        body=(
+            "Hi {{ requester.name }},\n\n"
+            "this is part of an incident our engineers are working on right now. Follow "
+            "progress on our status page; we will update this ticket (#{{ ticket.number }}) "
+            "once it is resolved.\n\n{{ agent.name }}"
+        ),
+        changes=MacroChanges(status="waiting_internal", add_tags=["incident"]),
+    ),
+    MacroCreate(
+        name="Escalate to engineering",
+        shared=True,
+        visibility="internal",
+        body="Needs engineering: reproduced on our side, details above.",
+        changes=MacroChanges(priority="high", add_tags=["engineering"]),
+    ),
+    MacroCreate(
+        name="Solved: close the loop",
+        shared=True,
+        body=(
+            "Hi {{ requester.name }},\n\n"
+            "glad we could sort this out. If anything else comes up, just reply to this "
+            "message and the ticket opens again.\n\n{{ agent.name }}"
+        ),
+        changes=MacroChanges(status="resolved"),
+    ),
+]
 
 
 def configure_operations(
@@ -65,6 +113,8 @@ def configure_operations(
         ),
     )
     install_defaults(session, system)
+    for macro in SHARED_MACROS:
+        macros_service.create_macro(session, system, macro)
     for user_id in agent_user_ids:
         routing_service.set_agent_status(
             session, system, user_id, AgentStatusUpdate(availability="online", capacity=15)
