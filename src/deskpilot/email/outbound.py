@@ -195,13 +195,40 @@ def queue_email(
         status="queued",
         created_at=utcnow(),
     )
-    reason = suppression_reason(session, mail, to_address)
+    return _record_and_enqueue(session, mail, record)
+
+
+def queue_ticketless_email(
+    session: Session, mail: MailSettings, *, kind: str, to_address: str, subject: str
+) -> EmailMessage:
+    """Record an email that is about no ticket (account mail, a test email) and enqueue its
+    sending; its body comes from the renderer registered for `kind` in `email.bodies`. A
+    suppressed one is recorded with its reason and not queued."""
+    record = EmailMessage(
+        workspace_id=mail.workspace_id,
+        direction="outbound",
+        message_id_header=new_message_id(mail),
+        references=[],
+        kind=kind,
+        from_address=mail.support_address,
+        to_addresses=[to_address.strip().lower()],
+        cc_addresses=[],
+        subject=subject,
+        status="queued",
+        created_at=utcnow(),
+    )
+    return _record_and_enqueue(session, mail, record)
+
+
+def _record_and_enqueue(session: Session, mail: MailSettings, record: EmailMessage) -> EmailMessage:
+    """The same loop and hourly-limit rules for every outbound mail, then the one send job."""
+    reason = suppression_reason(session, mail, record.to_addresses[0])
     if reason is not None:
         record.status, record.reason = "suppressed", reason
     session.add(record)
     session.flush()
     if record.status == "queued":
-        queue.enqueue(session, SEND_JOB, workspace_id=ticket.workspace_id, email_id=record.id)
+        queue.enqueue(session, SEND_JOB, workspace_id=record.workspace_id, email_id=record.id)
     else:
         log.info("outbound email %s suppressed: %s", record.id, reason)
     return record

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from deskpilot.core.errors import Conflict, ValidationFailed
 from deskpilot.email import notifications, settings_service
 from deskpilot.email.api import INBOUND_PATH
+from deskpilot.email.log_pages import router as log_pages_router
 from deskpilot.email.schemas import MailSettingsRead, MailSettingsWrite
 from deskpilot.email.template_pages import KIND_LABELS
 from deskpilot.email.template_pages import router as template_pages_router
@@ -33,6 +34,7 @@ from deskpilot.workspaces.team_pages import field_errors, schema_errors
 
 router = APIRouter(tags=["pages"], route_class=TransactionalRoute, include_in_schema=False)
 router.include_router(template_pages_router)
+router.include_router(log_pages_router)
 
 SECURITY_OPTIONS = (("starttls", "STARTTLS"), ("tls", "TLS from the start"), ("none", "None"))
 BACKEND_OPTIONS = (

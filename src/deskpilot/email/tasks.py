@@ -23,6 +23,7 @@ from deskpilot.db.hooks import after_commit
 from deskpilot.email import bodies, notifications, outbound
 from deskpilot.email import hooks as _hooks  # noqa: F401 -- registers the ticket hook
 from deskpilot.email import staff_hooks as _staff_hooks  # noqa: F401 -- and the mail to agents
+from deskpilot.email import test_mail as _test_mail  # noqa: F401 -- the test mail's body
 from deskpilot.email.models import EmailMessage
 from deskpilot.email.settings_service import get_mail_settings
 from deskpilot.jobs import queue

@@ -36,7 +36,6 @@ from deskpilot.core.errors import Conflict, NotFound, ValidationFailed
 from deskpilot.email import bodies, outbound
 from deskpilot.email.models import EmailMessage
 from deskpilot.email.settings_service import get_mail_settings
-from deskpilot.jobs import queue
 from deskpilot.settings import Settings
 from deskpilot.workspaces.models import Workspace
 
@@ -225,29 +224,9 @@ def queue_account_email(
     mail = get_mail_settings(session, workspace_id)
     if mail is None or not mail.enabled:
         return None
-    to_address = user.email.strip().lower()
-    record = EmailMessage(
-        workspace_id=workspace_id,
-        direction="outbound",
-        message_id_header=outbound.new_message_id(mail),
-        references=[],
-        kind=kind,
-        from_address=mail.support_address,
-        to_addresses=[to_address],
-        cc_addresses=[],
-        subject=SUBJECTS[kind],
-        status="queued",
-        created_at=utcnow(),
+    return outbound.queue_ticketless_email(
+        session, mail, kind=kind, to_address=user.email, subject=SUBJECTS[kind]
     )
-    # The same loop and hourly-limit rules as every other outbound mail.
-    reason = outbound.suppression_reason(session, mail, to_address)
-    if reason is not None:
-        record.status, record.reason = "suppressed", reason
-    session.add(record)
-    session.flush()
-    if record.status == "queued":
-        queue.enqueue(session, outbound.SEND_JOB, workspace_id=workspace_id, email_id=record.id)
-    return record
 
 
 @dataclass(frozen=True)
