@@ -25,6 +25,7 @@ from deskpilot.bootstrap import configure_runtime
 from deskpilot.chat.api import router as chat_router
 from deskpilot.chat.pages import router as chat_pages_router
 from deskpilot.customers.api import router as customers_router
+from deskpilot.customers.pages import router as customers_pages_router
 from deskpilot.db.engine import Database, open_database
 from deskpilot.email.api import router as email_router
 from deskpilot.email.links_api import router as email_links_router
@@ -44,6 +45,7 @@ from deskpilot.observability.routes import router as metrics_router
 from deskpilot.observability.tracing import setup_tracing
 from deskpilot.portal.pages import router as portal_router
 from deskpilot.routing.api import router as routing_router
+from deskpilot.routing.pages import router as agent_status_router
 from deskpilot.settings import Settings
 from deskpilot.sla.api import router as sla_router
 from deskpilot.sla.pages import router as sla_admin_router
@@ -174,10 +176,12 @@ def create_app(
         kb_admin_router,
         workspace_admin_router,
         people_admin_router,
+        agent_status_router,
         ai_admin_router,
         sla_admin_router,
         automation_admin_router,
         macros_admin_router,
+        customers_pages_router,
         email_admin_router,
         webhooks_admin_router,
         auth_router,

@@ -339,7 +339,10 @@ def test_requester_panel_shows_organization_recent_tickets_and_csat(
     ticket = ticket_with_conversation(db, personas)
     sign_in(client, personas.ann)
     html = client.get(f"/app/tickets/{ticket.number}").text
-    assert "<dt>Organization</dt><dd>Customer Co</dd>" in html
+    assert (
+        f'<dt>Organization</dt><dd><a href="/app/organizations/{org.id}">Customer Co</a></dd>'
+        in html
+    )
     assert "<dt>Tier</dt><dd>enterprise</dd>" in html
     assert "<dt>MRR</dt><dd>1,250.00</dd>" in html
     assert "+1 555 0100" in html

@@ -304,6 +304,8 @@ def build_requester_panel(session: Session, ctx: Context, ticket: Ticket) -> Req
             for t in recent
         ],
         csat_scores=[t.csat_score for t in recent if t.csat_score is not None],
+        contact_id=contact.id,
+        organization_id=organization.id if organization else None,
     )
 
 

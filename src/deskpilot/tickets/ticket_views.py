@@ -201,6 +201,8 @@ class RequesterPanel:
     mrr: str
     tickets: list[RecentTicket]
     csat_scores: list[int]
+    contact_id: int
+    organization_id: int | None
 
     @property
     def csat_average(self) -> str:
