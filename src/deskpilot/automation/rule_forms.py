@@ -47,6 +47,7 @@ from deskpilot.automation.rule_values import (
 )
 from deskpilot.automation.schemas import Trigger
 from deskpilot.core.ids import is_digits, parse_id
+from deskpilot.web.templating import label
 
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
 MATCHES: tuple[str, ...] = ("all", "any")
@@ -121,12 +122,6 @@ MIN_GROUP_SLOTS = 2
 MAX_GROUPS = MAX_CONDITIONS
 """A group is one of the rule's top-level conditions, so a rule has at most this many."""
 _ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
-
-
-def label(value: str) -> str:
-    """`waiting_customer` -> `Waiting customer` (what the templates' `label` filter does)."""
-    text = value.replace("_", " ")
-    return text[:1].upper() + text[1:]
 
 
 def field_words(name: str) -> str:

@@ -145,7 +145,7 @@ def _duration(seconds: float | int | None) -> str:
     return f"{sign}{minutes}m"
 
 
-def _label(value: str | None) -> str:
+def label(value: str | None) -> str:
     """`waiting_customer` -> `Waiting customer` for enum values shown to people."""
     if not value:
         return ""
@@ -171,7 +171,7 @@ def build_environment() -> Environment:
         dt=_datetime,
         timeago=_timeago,
         duration=_duration,
-        label=_label,
+        label=label,
         tojson_attr=_tojson_attr,
     )
     env.globals.update(static=static_url, app_version=__version__)
