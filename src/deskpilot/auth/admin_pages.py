@@ -27,7 +27,7 @@ from deskpilot.core.ids import MAX_DB_ID
 from deskpilot.core.pagination import DEFAULT_PAGE_SIZE
 from deskpilot.web.deps import DbSession
 from deskpilot.web.page_deps import AdminPage, redirect
-from deskpilot.web.params import IdPath
+from deskpilot.web.params import FormText, IdPath
 from deskpilot.web.routing import TransactionalRoute
 from deskpilot.web.templating import PageContext, render
 from deskpilot.workspaces.pages import field_errors
@@ -150,18 +150,15 @@ def users(
     return _users_page(request, session, auth, role=role, q=q, cursor=cursor)
 
 
-Text = Annotated[str, Form(max_length=1000)]
-
-
 @router.post("/admin/users")
 def create_user(
     request: Request,
     session: DbSession,
     auth: AdminPage,
-    email: Text = "",
-    name: Text = "",
-    role: Text = Role.agent.value,
-    password: Text = "",
+    email: FormText = "",
+    name: FormText = "",
+    role: FormText = Role.agent.value,
+    password: FormText = "",
 ) -> Response:
     """Add an agent, admin or owner. A blank password is generated and shown once; someone who
     already has an identity (another workspace, a customer account) keeps their own password."""
@@ -327,7 +324,7 @@ def create_token(
     request: Request,
     session: DbSession,
     auth: AdminPage,
-    name: Text = "",
+    name: FormText = "",
     user_id: Annotated[int | None, Form(ge=1, le=MAX_DB_ID)] = None,
 ) -> Response:
     """Issue a token (for yourself, or as an admin for another member) and show it once."""

@@ -36,7 +36,7 @@ from deskpilot.core.ids import parse_id
 from deskpilot.tickets import service as tickets_service
 from deskpilot.web.deps import DbSession
 from deskpilot.web.page_deps import AdminPage, redirect
-from deskpilot.web.params import IdPath
+from deskpilot.web.params import FormText, IdPath
 from deskpilot.web.routing import TransactionalRoute
 from deskpilot.web.templating import PageContext, render
 from deskpilot.workspaces.team_pages import field_errors, schema_errors
@@ -165,7 +165,6 @@ def _rule_page(
 
 # --- the posted form -----------------------------------------------------------------------------
 
-Text = Annotated[str, Form(max_length=1000)]
 LongText = Annotated[str, Form(max_length=20_000)]
 Rows = Annotated[list[str] | None, Form()]
 
@@ -177,12 +176,12 @@ class Posted:
 
 
 def posted_rule(
-    name: Text = "",
+    name: FormText = "",
     description: LongText = "",
-    trigger: Text = "",
-    match: Text = "all",
-    enabled: Text = "",
-    stop_processing: Text = "",
+    trigger: FormText = "",
+    match: FormText = "all",
+    enabled: FormText = "",
+    stop_processing: FormText = "",
     intent: Annotated[Literal["save", "add_condition", "add_action"], Form()] = "save",
     cond_field: Rows = None,
     cond_op: Rows = None,

@@ -28,6 +28,7 @@ from deskpilot.email.template_pages import KIND_LABELS
 from deskpilot.email.template_pages import router as template_pages_router
 from deskpilot.web.deps import DbSession, get_settings
 from deskpilot.web.page_deps import AdminPage, redirect
+from deskpilot.web.params import FormText
 from deskpilot.web.routing import TransactionalRoute
 from deskpilot.web.templating import PageContext, render
 from deskpilot.workspaces.team_pages import field_errors, schema_errors
@@ -201,7 +202,6 @@ def email_settings(request: Request, session: DbSession, auth: AdminPage) -> Res
     return _settings_page(request, session, auth)
 
 
-Text = Annotated[str, Form(max_length=1000)]
 LongText = Annotated[str, Form(max_length=20_000)]
 
 
@@ -256,28 +256,28 @@ def save_email_settings(
     request: Request,
     session: DbSession,
     auth: AdminPage,
-    support_address: Text = "",
-    from_name: Text = "",
+    support_address: FormText = "",
+    from_name: FormText = "",
     own_addresses: LongText = "",
-    subject_tag: Text = "",
-    closed_reply_policy: Text = "reopen",
-    outbound_backend: Text = "outbox",
-    smtp_host: Text = "",
-    smtp_port: Text = "",
-    smtp_security: Text = "starttls",
-    smtp_username: Text = "",
-    smtp_password_ref: Text = "",
-    smtp_password_clear: Text = "",
-    imap_host: Text = "",
-    imap_port: Text = "",
-    imap_security: Text = "tls",
-    imap_username: Text = "",
-    imap_password_ref: Text = "",
-    imap_password_clear: Text = "",
-    imap_folder: Text = "",
-    imap_processed_folder: Text = "",
-    max_replies_per_sender_per_hour: Text = "",
-    enabled: Text = "",
+    subject_tag: FormText = "",
+    closed_reply_policy: FormText = "reopen",
+    outbound_backend: FormText = "outbox",
+    smtp_host: FormText = "",
+    smtp_port: FormText = "",
+    smtp_security: FormText = "starttls",
+    smtp_username: FormText = "",
+    smtp_password_ref: FormText = "",
+    smtp_password_clear: FormText = "",
+    imap_host: FormText = "",
+    imap_port: FormText = "",
+    imap_security: FormText = "tls",
+    imap_username: FormText = "",
+    imap_password_ref: FormText = "",
+    imap_password_clear: FormText = "",
+    imap_folder: FormText = "",
+    imap_processed_folder: FormText = "",
+    max_replies_per_sender_per_hour: FormText = "",
+    enabled: FormText = "",
     notify: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """Replace the whole configuration with what the form shows (unticked boxes are off)."""

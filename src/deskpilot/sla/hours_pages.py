@@ -30,7 +30,7 @@ from deskpilot.sla.models import BusinessHours, SlaPolicy
 from deskpilot.sla.schemas import MAX_HOLIDAYS, BusinessHoursCreate, BusinessHoursUpdate
 from deskpilot.web.deps import DbSession
 from deskpilot.web.page_deps import AdminPage, redirect
-from deskpilot.web.params import IdPath
+from deskpilot.web.params import FormText, IdPath
 from deskpilot.web.routing import TransactionalRoute
 from deskpilot.web.templating import PageContext, render
 from deskpilot.workspaces.team_pages import field_errors, schema_errors
@@ -201,28 +201,25 @@ def hours_form(hours: BusinessHours) -> HoursForm:
     )
 
 
-Text = Annotated[str, Form(max_length=1000)]
-
-
 def read_hours_form(
-    name: Text = "",
-    timezone: Text = "",
+    name: FormText = "",
+    timezone: FormText = "",
     holidays: Annotated[str, Form(max_length=20_000)] = "",
-    is_default: Text = "",
-    open_mon: Text = "",
-    hours_mon: Text = "",
-    open_tue: Text = "",
-    hours_tue: Text = "",
-    open_wed: Text = "",
-    hours_wed: Text = "",
-    open_thu: Text = "",
-    hours_thu: Text = "",
-    open_fri: Text = "",
-    hours_fri: Text = "",
-    open_sat: Text = "",
-    hours_sat: Text = "",
-    open_sun: Text = "",
-    hours_sun: Text = "",
+    is_default: FormText = "",
+    open_mon: FormText = "",
+    hours_mon: FormText = "",
+    open_tue: FormText = "",
+    hours_tue: FormText = "",
+    open_wed: FormText = "",
+    hours_wed: FormText = "",
+    open_thu: FormText = "",
+    hours_thu: FormText = "",
+    open_fri: FormText = "",
+    hours_fri: FormText = "",
+    open_sat: FormText = "",
+    hours_sat: FormText = "",
+    open_sun: FormText = "",
+    hours_sun: FormText = "",
 ) -> HoursForm:
     """Unticked boxes are absent from a form post: they read as closed / not the default."""
     given = locals()

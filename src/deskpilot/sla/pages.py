@@ -33,7 +33,7 @@ from deskpilot.sla.schemas import SlaPolicyCreate, SlaPolicyUpdate
 from deskpilot.tickets.lifecycle import Channel, Priority, TicketType
 from deskpilot.web.deps import DbSession
 from deskpilot.web.page_deps import AdminPage, redirect
-from deskpilot.web.params import IdPath
+from deskpilot.web.params import FormText, IdPath
 from deskpilot.web.routing import TransactionalRoute
 from deskpilot.web.templating import PageContext, is_partial_request, render
 from deskpilot.workspaces.team_pages import all_team_names, field_errors, schema_errors
@@ -247,31 +247,30 @@ def policy_form(policy: SlaPolicy) -> PolicyForm:
     )
 
 
-Text = Annotated[str, Form(max_length=1000)]
 LongText = Annotated[str, Form(max_length=10_000)]
 Picks = Annotated[list[str] | None, Form()]
 
 
 def read_policy_form(
-    name: Text = "",
-    position: Text = "0",
-    enabled: Text = "",
+    name: FormText = "",
+    position: FormText = "0",
+    enabled: FormText = "",
     priority: Picks = None,
     channel: Picks = None,
     type: Picks = None,  # the condition's name in the API
     organization_tier: LongText = "",
     category: LongText = "",
-    first_response: Text = "",
-    first_response_unit: Text = "hours",
-    next_response: Text = "",
-    next_response_unit: Text = "hours",
-    resolution: Text = "",
-    resolution_unit: Text = "hours",
-    hours: Text = "calendar",
-    pause_when_waiting_customer: Text = "",
-    at_risk_percent: Text = "80",
+    first_response: FormText = "",
+    first_response_unit: FormText = "hours",
+    next_response: FormText = "",
+    next_response_unit: FormText = "hours",
+    resolution: FormText = "",
+    resolution_unit: FormText = "hours",
+    hours: FormText = "calendar",
+    pause_when_waiting_customer: FormText = "",
+    at_risk_percent: FormText = "80",
     notify: Picks = None,
-    assign_team_id: Text = "",
+    assign_team_id: FormText = "",
 ) -> PolicyForm:
     """Unticked boxes are absent from a form post: they read as off."""
     return PolicyForm(

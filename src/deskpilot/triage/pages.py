@@ -29,6 +29,7 @@ from deskpilot.triage.policy import DecisionPolicy, normalise_category
 from deskpilot.triage.service import MAX_QUESTION
 from deskpilot.web.deps import DbSession
 from deskpilot.web.page_deps import AdminPage, redirect
+from deskpilot.web.params import FormText
 from deskpilot.web.routing import TransactionalRoute
 from deskpilot.web.templating import PageContext, render
 from deskpilot.workspaces.pages import field_errors
@@ -207,9 +208,6 @@ def ai_settings(request: Request, session: DbSession, auth: AdminPage) -> Respon
     return _ai_page(request, session, auth)
 
 
-Text = Annotated[str, Form(max_length=1000)]
-
-
 def _blank_none(value: str) -> str | None:
     return value.strip() or None
 
@@ -219,14 +217,14 @@ def save_provider(
     request: Request,
     session: DbSession,
     auth: AdminPage,
-    provider: Text = "builtin",
-    model: Text = "",
-    api_key_ref: Text = "",
-    base_url: Text = "",
-    temperature: Text = "",
-    max_output_tokens: Text = "",
-    monthly_token_budget: Text = "",
-    fallback: Text = "builtin",
+    provider: FormText = "builtin",
+    model: FormText = "",
+    api_key_ref: FormText = "",
+    base_url: FormText = "",
+    temperature: FormText = "",
+    max_output_tokens: FormText = "",
+    monthly_token_budget: FormText = "",
+    fallback: FormText = "builtin",
 ) -> Response:
     form = ProviderForm(provider, model, api_key_ref, base_url, temperature, max_output_tokens,
                         monthly_token_budget, fallback)  # fmt: skip
@@ -288,16 +286,16 @@ def save_policy(
     request: Request,
     session: DbSession,
     auth: AdminPage,
-    resolve_threshold: Text = "",
-    confirm_threshold: Text = "",
-    max_clarifications: Text = "",
-    clarify_margin: Text = "",
-    negative_sentiment_threshold: Text = "",
-    max_ai_turns: Text = "",
-    max_low_confidence_replies: Text = "",
-    default_team_id: Text = "",
-    auto_reply_enabled: Text = "",
-    clarify_enabled: Text = "",
+    resolve_threshold: FormText = "",
+    confirm_threshold: FormText = "",
+    max_clarifications: FormText = "",
+    clarify_margin: FormText = "",
+    negative_sentiment_threshold: FormText = "",
+    max_ai_turns: FormText = "",
+    max_low_confidence_replies: FormText = "",
+    default_team_id: FormText = "",
+    auto_reply_enabled: FormText = "",
+    clarify_enabled: FormText = "",
     human_categories: Annotated[str, Form(max_length=20_000)] = "",
     category_teams: Annotated[str, Form(max_length=40_000)] = "",
     human_types: Annotated[list[str] | None, Form()] = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Header, Path, Query, Response, status
+from fastapi import Form, Header, Path, Query, Response, status
 
 from deskpilot.core.ids import MAX_DB_ID
 
@@ -21,3 +21,7 @@ def mark_created(response: Response, created: bool, location: str) -> None:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = location
+
+
+FormText = Annotated[str, Form(max_length=1000)]
+"""A short form field (names, select values, checkboxes) as typed; longer text sets its own cap."""
