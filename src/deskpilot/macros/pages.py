@@ -17,13 +17,23 @@ from functools import partial
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from deskpilot.core.errors import DomainError, NotFound, ValidationFailed
-from deskpilot.macros import rendering, service
+from deskpilot.macros import service
+from deskpilot.macros.macro_form import (
+    CHANGE_FIELDS,
+    Action,
+    MacroForm,
+    PostedForm,
+    Preview,
+    Variable,
+    preview_of,
+    variables,
+)
 from deskpilot.macros.models import Macro
 from deskpilot.macros.schemas import MacroChanges, MacroCreate, MacroUpdate
 from deskpilot.tickets.lifecycle import Priority, Status, TicketType
@@ -31,7 +41,7 @@ from deskpilot.web.deps import DbSession
 from deskpilot.web.page_deps import AdminPage, PageAuth, StaffPage, redirect
 from deskpilot.web.params import IdPath
 from deskpilot.web.routing import TransactionalRoute
-from deskpilot.web.templating import PageContext, render
+from deskpilot.web.templating import PageContext, label, render
 from deskpilot.workspaces.team_pages import (
     active_staff,
     all_team_names,
@@ -43,7 +53,6 @@ router = APIRouter(tags=["pages"], route_class=TransactionalRoute, include_in_sc
 
 LIST_PAGE_SIZE = 50
 VISIBILITY_LABELS = {"public": "Public reply", "internal": "Internal note"}
-CHANGE_FIELDS = ("status", "priority", "type", "category", "team_id", "assignee_id")
 MacroInput = TypeVar("MacroInput", MacroCreate, MacroUpdate)
 FORM_FIELDS = ("name", "body", "visibility", *CHANGE_FIELDS, "add_tags", "shared")
 
@@ -65,11 +74,6 @@ CONSOLE_AREA = Area("/app/macros", "macros/macro_console_base.html", "macros", F
 
 def _area_of(shared: bool) -> Area:
     return ADMIN_AREA if shared else CONSOLE_AREA
-
-
-def _label(value: str) -> str:
-    text = value.replace("_", " ")
-    return text[:1].upper() + text[1:]
 
 
 # --- the list ------------------------------------------------------------------------------------
@@ -113,7 +117,7 @@ def describe_changes(changes: dict[str, Any], names: Names) -> list[str]:
     phrases: list[str] = []
     for name in ("status", "priority", "type"):
         if changes.get(name):
-            phrases.append(f"{_label(name)}: {_label(str(changes[name]))}")
+            phrases.append(f"{label(name)}: {label(str(changes[name]))}")
     if changes.get("category"):
         phrases.append(f"Category: {changes['category']}")
     if changes.get("team_id"):
@@ -196,125 +200,7 @@ def my_macros(
     return _list_page(request, session, auth, CONSOLE_AREA, q, cursor)
 
 
-# --- the form ------------------------------------------------------------------------------------
-
-
-@dataclass
-class MacroForm:
-    """The macro as the form shows it: every value as typed, tags one per line (a tag may
-    contain a comma, as on tickets)."""
-
-    name: str = ""
-    body: str = ""
-    visibility: str = "public"
-    status: str = ""
-    priority: str = ""
-    type: str = ""
-    category: str = ""
-    team_id: str = ""
-    assignee_id: str = ""
-    add_tags: str = ""
-    shared: bool = False
-
-    @classmethod
-    def of(cls, macro: Macro) -> MacroForm:
-        changes = macro.changes
-        values = {name: str(changes.get(name) or "") for name in CHANGE_FIELDS}
-        return cls(
-            name=macro.name,
-            body=macro.body,
-            visibility=macro.visibility,
-            status=values["status"],
-            priority=values["priority"],
-            type=values["type"],
-            category=values["category"],
-            team_id=values["team_id"],
-            assignee_id=values["assignee_id"],
-            add_tags="\n".join(tag_line(str(t)) for t in changes.get("add_tags", [])),
-            shared=macro.owner_user_id is None,
-        )
-
-
-def tag_line(tag: str) -> str:
-    """A tag on one form line: applying turns whitespace runs into a dash, so a line break inside
-    an API tag means the same as a space, and an unchanged save keeps it one tag."""
-    return " ".join(tag.split())
-
-
-Text = Annotated[str, Form(max_length=1000)]
-
-
-def macro_form(
-    name: Text = "",
-    body: Annotated[str, Form(max_length=110_000)] = "",
-    visibility: Text = "public",
-    status: Text = "",
-    priority: Text = "",
-    type: Text = "",
-    category: Text = "",
-    team_id: Text = "",
-    assignee_id: Text = "",
-    add_tags: Annotated[str, Form(max_length=5000)] = "",
-    shared: Text = "",
-) -> MacroForm:
-    # Browsers send textarea line breaks as CRLF; store what the person sees.
-    return MacroForm(
-        name,
-        body.replace("\r\n", "\n"),
-        visibility,
-        status,
-        priority,
-        type,
-        category,
-        team_id,
-        assignee_id,
-        add_tags,
-        bool(shared),
-    )
-
-
-PostedForm = Annotated[MacroForm, Depends(macro_form)]
-Action = Annotated[str, Form(max_length=20)]
-
-
-@dataclass(frozen=True)
-class Preview:
-    """The body rendered with sample values, as a reply would look on a ticket."""
-
-    markdown: str
-    unknown: list[str]
-
-
-def sample_values(auth: PageAuth) -> dict[str, str]:
-    viewer = auth.viewer
-    return {
-        "requester.name": "Dana Example",
-        "requester.email": "dana@example.com",
-        "ticket.number": "1042",
-        "ticket.subject": "Cannot sign in after the update",
-        "agent.name": viewer.name or viewer.email,
-        "organization.name": "Example Ltd",
-        "workspace.name": viewer.workspace_name,
-    }
-
-
-def preview_of(body: str, auth: PageAuth) -> Preview:
-    return Preview(rendering.render(body, sample_values(auth)), rendering.unknown_variables(body))
-
-
-@dataclass(frozen=True)
-class Variable:
-    placeholder: str
-    description: str
-    sample: str
-
-
-def variables(auth: PageAuth) -> list[Variable]:
-    samples = sample_values(auth)
-    return [
-        Variable("{{ " + name + " }}", text, samples.get(name, ""))
-        for name, text in rendering.VARIABLES.items()
-    ]
+# --- the edit page ---------------------------------------------------------------------------
 
 
 @dataclass(kw_only=True)
@@ -334,13 +220,13 @@ class MacroEditPage(PageContext):
         default_factory=lambda: list(VISIBILITY_LABELS.items())
     )
     statuses: list[tuple[str, str]] = field(
-        default_factory=lambda: [(s.value, _label(s.value)) for s in Status]
+        default_factory=lambda: [(s.value, label(s.value)) for s in Status]
     )
     priorities: list[tuple[str, str]] = field(
-        default_factory=lambda: [(p.value, _label(p.value)) for p in Priority]
+        default_factory=lambda: [(p.value, label(p.value)) for p in Priority]
     )
     types: list[tuple[str, str]] = field(
-        default_factory=lambda: [(t.value, _label(t.value)) for t in TicketType]
+        default_factory=lambda: [(t.value, label(t.value)) for t in TicketType]
     )
 
     @property
