@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -19,6 +21,7 @@ from deskpilot.core.errors import (
     ValidationFailed,
 )
 from deskpilot.customers.models import Contact
+from deskpilot.db.engine import Database
 from tests.factories import PASSWORD, Personas
 
 
@@ -271,3 +274,50 @@ def test_new_passwords_have_a_minimum_length() -> None:
     assert exc.value.errors()[0]["loc"] == ("password",)
     with pytest.raises(ValidationError):
         new_member("x@example.com", password="short")
+
+
+@pytest.mark.parametrize("existing_identity", [False, True], ids=["new-identity", "known-identity"])
+def test_concurrent_adds_of_one_person_make_one_member_and_a_conflict(
+    db: Database, personas: Personas, existing_identity: bool
+) -> None:
+    """Two admins add the same email at once: one membership, the other gets a 409, never a
+    500 (PostgreSQL: the second insert waits on the first's unique key; SQLite: on its lock)."""
+    admin = personas.acme_admin.ctx
+    email = "gina@globex.example.com" if existing_identity else "race@example.com"
+    first_flushed, let_first_commit = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def add(name: str, hold: bool) -> None:
+        try:
+            with db.session(write=True) as s:
+                service.create_member(s, admin, new_member(email))
+                if hold:
+                    first_flushed.set()
+                    let_first_commit.wait(10)
+                s.commit()
+            outcomes[name] = "added"
+        except Exception as exc:  # the outcome is what the test checks
+            outcomes[name] = exc
+            first_flushed.set()
+
+    first = threading.Thread(target=add, args=("first", True))
+    first.start()
+    assert first_flushed.wait(10)
+    second = threading.Thread(target=add, args=("second", False))
+    second.start()
+    second.join(0.5)  # give the second writer time to block behind the first
+    let_first_commit.set()
+    first.join(10)
+    second.join(10)
+
+    assert outcomes["first"] == "added"
+    assert isinstance(outcomes["second"], Conflict), outcomes["second"]
+    with db.session(write=False) as s:
+        users = s.scalars(select(User).where(User.email == email)).all()
+        assert len(users) == 1
+        memberships = s.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.user_id == users[0].id, Membership.workspace_id == admin.workspace_id)
+        )
+    assert memberships == 1

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from deskpilot.auth import web_sessions
@@ -257,23 +258,15 @@ def add_member(
     ctx.require_admin()
     if role == Role.owner and ctx.role != Role.owner and ctx.user_id is not None:
         raise PermissionDenied("Only owners can add owners")
-    user = get_user_by_email(session, email)
-    if user is None:
-        user = User(
-            email=normalize_email(email),
-            name=name,
-            is_active=True,
-            email_verified_at=utcnow() if verified else None,
-        )
-        if password is not None:
-            set_password(user, password)
-        session.add(user)
-        session.flush()
+    user = get_user_by_email(session, email) or _create_identity(
+        session, email=email, name=name, password=password, verified=verified
+    )
     existing = session.scalars(
         scoped(ctx, Membership).where(Membership.user_id == user.id)
     ).one_or_none()
+    already_member = Conflict(f"{normalize_email(email)} is already a member of this workspace")
     if existing is not None:
-        raise Conflict(f"{normalize_email(email)} is already a member of this workspace")
+        raise already_member
     contact_id = None
     if role == Role.customer:
         contact_id = customers_service.find_or_create_contact(
@@ -286,9 +279,37 @@ def add_member(
         is_active=True,
         contact_id=contact_id,
     )
-    session.add(membership)
-    session.flush()
+    try:
+        # A concurrent add of the same person got there first (unique workspace + user).
+        with session.begin_nested():
+            session.add(membership)
+    except IntegrityError:
+        raise already_member from None
     return membership
+
+
+def _create_identity(
+    session: Session, *, email: str, name: str, password: str | None, verified: bool
+) -> User:
+    """A new login identity; a concurrent request creating the same email wins and is reused
+    (its password and name stay, as for any identity that already exists)."""
+    user = User(
+        email=normalize_email(email),
+        name=name,
+        is_active=True,
+        email_verified_at=utcnow() if verified else None,
+    )
+    if password is not None:
+        set_password(user, password)
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        existing = get_user_by_email(session, email)
+        if existing is None:  # pragma: no cover - the violation implies the row exists
+            raise
+        return existing
+    return user
 
 
 # --- members: a person's access to one workspace -------------------------------------------------
