@@ -22,6 +22,7 @@ from deskpilot.demo.seed import DEMO_PASSWORD
 from deskpilot.tickets.lifecycle import Status
 from deskpilot.tickets.models import Ticket
 from deskpilot.web import server
+from deskpilot.web import workers as server_workers
 from deskpilot.workspaces.models import Workspace
 from tests.conftest import TEST_SECRET
 from tests.factories import use_fast_password_hashing
@@ -265,14 +266,30 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, 
 def test_serve_runs_uvicorn_on_the_app_factory(
     uvicorn_calls: list[tuple[Any, dict[str, Any]]],
 ) -> None:
-    result = run("serve", "--port", "8765", "--workers", "3")
+    result = run("serve", "--port", "8765")
     assert result.exit_code == 0, result.output
     [(app, options)] = uvicorn_calls
     assert app == "deskpilot.web.server:app_factory"
     assert options["factory"] is True
-    assert options["workers"] == 3
+    assert options["workers"] == 1
     assert options["port"] == 8765
     assert options["host"] == "127.0.0.1"
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_serve_with_workers_supervises_processes_with_their_own_sockets(
+    uvicorn_calls: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[server_workers.Supervisor] = []
+    monkeypatch.setattr(server_workers.Supervisor, "run", lambda self: started.append(self))
+    result = run("serve", "--port", "8765", "--workers", "3")
+    assert result.exit_code == 0, result.output
+    assert uvicorn_calls == []
+    [supervisor] = started
+    assert supervisor.workers == 3
+    assert supervisor.config.app == "deskpilot.web.server:app_factory"
+    assert supervisor.config.factory is True
+    assert (supervisor.config.host, supervisor.config.port) == ("127.0.0.1", 8765)
 
 
 @pytest.mark.usefixtures("cli_env")

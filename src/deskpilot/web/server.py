@@ -13,7 +13,7 @@ import fcntl
 import logging
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from deskpilot.main import create_app, queue_mode_for
 from deskpilot.observability.logging import make_handler, uvicorn_log_config
 from deskpilot.settings import Settings, load_settings
+from deskpilot.web import workers as server_workers
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +102,24 @@ def serve(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.prometheus_multiproc_dir is not None:
         reset_multiprocess_metrics(settings.prometheus_multiproc_dir)
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level.lower(),
+        "log_config": uvicorn_log_config(settings.resolved_log_format, settings.log_level),
+        # Deskpilot writes its own access log (route template, duration, request id).
+        "access_log": False,
+    }
+    if workers > 1 and not reload and server_workers.supported():
+        server_workers.Supervisor(uvicorn.Config(APP_FACTORY, **options), workers).run()
+        return
     uvicorn.run(
         APP_FACTORY,
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
         workers=None if reload else workers,
         reload=reload,
         reload_dirs=[str(PACKAGE_DIR)] if reload else None,
-        log_level=settings.log_level.lower(),
-        log_config=uvicorn_log_config(settings.resolved_log_format, settings.log_level),
-        # Deskpilot writes its own access log (route template, duration, request id).
-        access_log=False,
+        **options,
     )
 
 
