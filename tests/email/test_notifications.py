@@ -255,3 +255,67 @@ def test_notifications_are_off_until_switched_on(
     set_policy(session, mail_settings.workspace_id, notifications={})
     deliver(make_email(message_id="<default@customer.example>"))
     assert sent(session, settings, "ticket_received") == []
+
+
+def _held_receipt(session: Session) -> EmailMessage:
+    [receipt] = session.scalars(
+        select(EmailMessage).where(EmailMessage.kind == "ticket_received")
+    ).all()
+    session.rollback()
+    return receipt
+
+
+def _run_due_sends(session: Session) -> None:
+    from deskpilot.jobs import queue
+    from deskpilot.jobs.models import Job
+
+    due = session.scalars(
+        select(Job.id).where(Job.status == "pending", Job.name == "email.send")
+    ).all()
+    session.rollback()
+    for job_id in due:
+        queue.execute_job(job_id)
+
+
+@pytest.mark.usefixtures("ai_pipeline")
+def test_receipt_waits_for_the_ai_and_is_dropped_when_the_ai_answers(
+    deliver: Any, session: Session, settings: Settings, mail_settings: MailSettings, clock: Any
+) -> None:
+    first = deliver(make_email(message_id="<held@customer.example>"))
+    receipt = _held_receipt(session)
+    assert receipt.status == "queued"  # held, not sent with the ticket's creation
+    assert receipt.next_attempt_at is not None
+    assert (receipt.next_attempt_at - clock.now).total_seconds() == pytest.approx(60, abs=1)
+
+    _ai_answer(session, mail_settings.workspace_id, first.ticket_id)
+    clock.advance(seconds=61)
+    _run_due_sends(session)
+
+    receipt = _held_receipt(session)
+    assert (receipt.status, receipt.reason) == (
+        "suppressed",
+        "not needed: the ticket was answered before the receipt was due",
+    )
+    assert not (settings.data_dir / "outbox" / f"{receipt.id}.eml").exists()
+    [answer] = sent(session, settings, "ai_confirmation")
+    assert answer["Subject"] == "Re: Cannot log in [#1]"
+
+
+@pytest.mark.usefixtures("ai_pipeline")
+def test_receipt_goes_out_after_the_hold_when_the_ai_did_not_answer(
+    deliver: Any, session: Session, settings: Settings, clock: Any
+) -> None:
+    deliver(make_email(message_id="<escalated@customer.example>"))
+    assert _held_receipt(session).status == "queued"
+    clock.advance(seconds=61)
+    _run_due_sends(session)
+    [receipt] = sent(session, settings, "ticket_received")
+    assert "[#1]" in receipt["Subject"]
+
+
+def test_without_the_ai_the_receipt_goes_out_at_once(
+    deliver: Any, session: Session, settings: Settings
+) -> None:
+    deliver(make_email(message_id="<no-ai@customer.example>"))
+    [receipt] = sent(session, settings, "ticket_received")
+    assert "[#1]" in receipt["Subject"]

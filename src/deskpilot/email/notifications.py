@@ -277,6 +277,7 @@ def queue_notification(
     kind: str,
     *,
     message: Message | None = None,
+    hold_seconds: float = 0.0,
 ) -> EmailMessage | None:
     """Queue one notification of `kind` for the ticket's requester (if the kind is on)."""
     if not is_on(mail, kind):
@@ -288,4 +289,5 @@ def queue_notification(
         kind=kind,
         subject=subject_for(session, mail, ticket, kind),
         message=message,
+        hold_seconds=hold_seconds,
     )

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from deskpilot.core.clock import utcnow
 from deskpilot.customers.models import Contact
+from deskpilot.db.hooks import after_commit
 from deskpilot.email import bounces
 from deskpilot.email.models import STAFF_KINDS, EmailMessage, MailSettings
 from deskpilot.email.settings_service import get_mail_settings, own_addresses
@@ -163,10 +164,11 @@ def queue_email(
     subject: str,
     message: Message | None = None,
     to_address: str | None = None,
+    hold_seconds: float = 0.0,
 ) -> EmailMessage | None:
     """Record an email to the ticket's requester (or to `to_address`, for mail to staff about
-    the ticket, which stays out of the customer's thread) and enqueue its sending; None when
-    there is no one to write to. The caller's transaction commits it."""
+    the ticket, which stays out of the customer's thread) and enqueue its sending, `hold_seconds`
+    from now; None when there is no one to write to. The caller's transaction commits it."""
     staff_mail = to_address is not None
     if to_address is None:
         requester = session.get(Contact, ticket.requester_id) if ticket.requester_id else None
@@ -195,7 +197,7 @@ def queue_email(
         status="queued",
         created_at=utcnow(),
     )
-    return _record_and_enqueue(session, mail, record)
+    return _record_and_enqueue(session, mail, record, hold_seconds=hold_seconds)
 
 
 def queue_ticketless_email(
@@ -220,18 +222,35 @@ def queue_ticketless_email(
     return _record_and_enqueue(session, mail, record)
 
 
-def _record_and_enqueue(session: Session, mail: MailSettings, record: EmailMessage) -> EmailMessage:
+def _record_and_enqueue(
+    session: Session, mail: MailSettings, record: EmailMessage, *, hold_seconds: float = 0.0
+) -> EmailMessage:
     """The same loop and hourly-limit rules for every outbound mail, then the one send job."""
     reason = suppression_reason(session, mail, record.to_addresses[0])
     if reason is not None:
         record.status, record.reason = "suppressed", reason
     session.add(record)
     session.flush()
-    if record.status == "queued":
-        queue.enqueue(session, SEND_JOB, workspace_id=record.workspace_id, email_id=record.id)
-    else:
+    if record.status != "queued":
         log.info("outbound email %s suppressed: %s", record.id, reason)
+    elif hold_seconds > 0:
+        record.next_attempt_at = utcnow() + timedelta(seconds=hold_seconds)
+        schedule_send(session, record, due_in=hold_seconds)
+    else:
+        queue.enqueue(session, SEND_JOB, workspace_id=record.workspace_id, email_id=record.id)
     return record
+
+
+def schedule_send(session: Session, record: EmailMessage, *, due_in: float) -> None:
+    """Enqueue a send at `next_attempt_at` (the sweeper re-dispatches a lost one)."""
+    assert record.next_attempt_at is not None
+    next_job = queue.enqueue(
+        session, SEND_JOB, workspace_id=record.workspace_id, email_id=record.id
+    )
+    next_job.run_after = record.next_attempt_at
+    next_job.dispatched_at = record.next_attempt_at
+    job_id = next_job.id
+    after_commit(session, lambda: queue.dispatch(job_id, due_in))
 
 
 def suppression_reason(session: Session, mail: MailSettings, to_address: str) -> str | None:

@@ -16,23 +16,44 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskpilot.core.clock import utcnow
-from deskpilot.db.hooks import after_commit
 from deskpilot.email import bodies, notifications, outbound
 from deskpilot.email import hooks as _hooks  # noqa: F401 -- registers the ticket hook
 from deskpilot.email import staff_hooks as _staff_hooks  # noqa: F401 -- and the mail to agents
 from deskpilot.email import test_mail as _test_mail  # noqa: F401 -- the test mail's body
 from deskpilot.email.models import EmailMessage
 from deskpilot.email.settings_service import get_mail_settings
-from deskpilot.jobs import queue
 from deskpilot.jobs.registry import job
+from deskpilot.tickets.models import Message
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 FIRST_RETRY_SECONDS = 60
+SUPERSEDED_REASON = "not needed: the ticket was answered before the receipt was due"
+
+
+def _answered_publicly(session: Session, record: EmailMessage) -> bool:
+    """Whether the ticket already has a public reply from the AI or an agent: its email says
+    the request arrived, so a held receipt would only be a second, redundant email."""
+    if record.ticket_id is None:
+        return False
+    return (
+        session.scalar(
+            select(Message.id)
+            .where(
+                Message.workspace_id == record.workspace_id,
+                Message.ticket_id == record.ticket_id,
+                Message.visibility == "public",
+                Message.author_type.in_(("ai", "agent")),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -63,6 +84,8 @@ def prepare_send(session: Session, *, email_id: int, workspace_id: int) -> dict[
     mail = get_mail_settings(session, workspace_id)
     if mail is None or not mail.enabled:
         return _failed(record, "email is not enabled for this workspace")
+    if record.kind == "ticket_received" and _answered_publicly(session, record):
+        return {"skip": False, "superseded": True, "attempts": record.attempts}
     settings = outbound.current_settings()
     renderer = bodies.renderer_for(record.kind)
     if renderer is None:
@@ -106,6 +129,10 @@ def send(session: Session, *, prepared: dict[str, Any], email_id: int, workspace
     if record is None or record.status != "queued" or record.attempts != prepared["attempts"]:
         return  # another job recorded this attempt
     now = utcnow()
+    if prepared.get("superseded"):
+        record.status, record.reason = "suppressed", SUPERSEDED_REASON
+        record.next_attempt_at = None
+        return
     record.attempts += 1
     if prepared.get("raw_path"):
         record.raw_path = prepared["raw_path"]
@@ -124,16 +151,4 @@ def send(session: Session, *, prepared: dict[str, Any], email_id: int, workspace
         log.warning("outbound email %s failed: %s", record.id, record.reason)
         return
     record.next_attempt_at = now + retry_delay(record.attempts)
-    _schedule(session, record, due_in=(record.next_attempt_at - now).total_seconds())
-
-
-def _schedule(session: Session, record: EmailMessage, *, due_in: float) -> None:
-    """Enqueue the next attempt at `next_attempt_at` (the sweeper re-dispatches a lost one)."""
-    assert record.next_attempt_at is not None
-    next_job = queue.enqueue(
-        session, outbound.SEND_JOB, workspace_id=record.workspace_id, email_id=record.id
-    )
-    next_job.run_after = record.next_attempt_at
-    next_job.dispatched_at = record.next_attempt_at
-    job_id = next_job.id
-    after_commit(session, lambda: queue.dispatch(job_id, due_in))
+    outbound.schedule_send(session, record, due_in=(record.next_attempt_at - now).total_seconds())
