@@ -53,8 +53,14 @@ class LiveServer:
     def __init__(self, app: FastAPI) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # A page's open event stream would hold a graceful shutdown for the whole join timeout.
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
