@@ -16,10 +16,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskpilot.core.clock import utcnow
+from deskpilot.core.context import Context
 from deskpilot.email import bodies, notifications, outbound
 from deskpilot.email import hooks as _hooks  # noqa: F401 -- registers the ticket hook
 from deskpilot.email import staff_hooks as _staff_hooks  # noqa: F401 -- and the mail to agents
@@ -27,33 +27,13 @@ from deskpilot.email import test_mail as _test_mail  # noqa: F401 -- the test ma
 from deskpilot.email.models import EmailMessage
 from deskpilot.email.settings_service import get_mail_settings
 from deskpilot.jobs.registry import job
-from deskpilot.tickets.models import Message
+from deskpilot.tickets import service as tickets_service
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 FIRST_RETRY_SECONDS = 60
 SUPERSEDED_REASON = "not needed: the ticket was answered before the receipt was due"
-
-
-def _answered_publicly(session: Session, record: EmailMessage) -> bool:
-    """Whether the ticket already has a public reply from the AI or an agent: its email says
-    the request arrived, so a held receipt would only be a second, redundant email."""
-    if record.ticket_id is None:
-        return False
-    return (
-        session.scalar(
-            select(Message.id)
-            .where(
-                Message.workspace_id == record.workspace_id,
-                Message.ticket_id == record.ticket_id,
-                Message.visibility == "public",
-                Message.author_type.in_(("ai", "agent")),
-            )
-            .limit(1)
-        )
-        is not None
-    )
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -84,7 +64,15 @@ def prepare_send(session: Session, *, email_id: int, workspace_id: int) -> dict[
     mail = get_mail_settings(session, workspace_id)
     if mail is None or not mail.enabled:
         return _failed(record, "email is not enabled for this workspace")
-    if record.kind == "ticket_received" and _answered_publicly(session, record):
+    # A public answer already told the customer the request arrived: a held receipt would be a
+    # second, redundant email.
+    if (
+        record.kind == "ticket_received"
+        and record.ticket_id is not None
+        and tickets_service.has_public_reply(
+            session, Context.system(workspace_id), record.ticket_id
+        )
+    ):
         return {"skip": False, "superseded": True, "attempts": record.attempts}
     settings = outbound.current_settings()
     renderer = bodies.renderer_for(record.kind)

@@ -74,6 +74,20 @@ def list_messages(session: Session, ctx: Context, ticket: Ticket) -> list[Messag
     return list(session.scalars(stmt.order_by(Message.created_at, Message.id)))
 
 
+def has_public_reply(session: Session, ctx: Context, ticket_id: int) -> bool:
+    """Whether an agent or the AI has written to the customer on this ticket."""
+    stmt = (
+        scoped(ctx, Message)
+        .with_only_columns(Message.id)
+        .where(
+            Message.ticket_id == ticket_id,
+            Message.visibility == "public",
+            Message.author_type.in_(("agent", "ai")),
+        )
+    )
+    return session.scalar(stmt.limit(1)) is not None
+
+
 def list_events(session: Session, ctx: Context, ticket_id: int) -> list[TicketEvent]:
     ctx.require_staff()
     ticket = get_ticket(session, ctx, ticket_id)

@@ -36,6 +36,7 @@ from deskpilot.tickets.listing import normalize_tag
 # Read helpers for pages live in `tickets.lookups`; re-exported so callers need one module.
 from deskpilot.tickets.lookups import get_ticket as get_ticket
 from deskpilot.tickets.lookups import get_ticket_by_number as get_ticket_by_number
+from deskpilot.tickets.lookups import has_public_reply as has_public_reply
 from deskpilot.tickets.lookups import latest_event_id as latest_event_id
 from deskpilot.tickets.lookups import list_events as list_events
 from deskpilot.tickets.lookups import list_messages as list_messages
