@@ -61,6 +61,7 @@ from deskpilot.web.deps import TokenCache
 from deskpilot.web.errors import install_error_handlers
 from deskpilot.web.limits import BodySizeLimitMiddleware
 from deskpilot.web.nul_guard import NulGuardMiddleware
+from deskpilot.web.routing import set_request_threads
 from deskpilot.web.sessions import SessionCodec
 from deskpilot.web.static import mount_static
 from deskpilot.webhooks.api import router as webhooks_router
@@ -94,6 +95,7 @@ def create_app(
     database = db or open_database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     mode = queue_mode or queue_mode_for(settings)
     configure_runtime(settings, database, queue_mode=mode)
+    set_request_threads(settings.web_threads)
     run_worker = (
         start_worker
         if start_worker is not None

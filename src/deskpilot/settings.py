@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     max_attachment_bytes: int = 10 * 1_048_576
     db_pool_size: int = 10
+    web_threads: int = Field(default=2, ge=1, le=256)
+    """Request handlers running at once per server process (the rest wait in line)."""
     embedded_worker: bool = True
     embedded_worker_threads: int = 2
     job_max_attempts: int = 8

@@ -19,12 +19,13 @@ from deskpilot.triage.schemas import (
 )
 from deskpilot.web.deps import CurrentContext, DbSession, StaffContext
 from deskpilot.web.params import IdPath, OptionalIdQuery
-from deskpilot.web.routing import TransactionalRoute
+from deskpilot.web.routing import TransactionalRoute, waits_on_network
 
 router = APIRouter(prefix="/api/v1", tags=["ai"], route_class=TransactionalRoute)
 
 
 @router.post("/ai/answer", response_model=AnswerRead)
+@waits_on_network  # the workspace's language model may be a remote provider
 def answer(data: AnswerRequestIn, session: DbSession, ctx: CurrentContext) -> AnswerRead:
     """What the engine would do with a question: decision, answer, confidence, citations,
     reasons. A dry run: nothing is stored except the decision log entry."""

@@ -30,7 +30,7 @@ from deskpilot.triage.service import MAX_QUESTION
 from deskpilot.web.deps import DbSession
 from deskpilot.web.page_deps import AdminPage, redirect
 from deskpilot.web.params import FormText
-from deskpilot.web.routing import TransactionalRoute
+from deskpilot.web.routing import TransactionalRoute, waits_on_network
 from deskpilot.web.templating import PageContext, render
 from deskpilot.workspaces.pages import field_errors
 from deskpilot.workspaces.team_pages import all_team_names, schema_errors
@@ -372,6 +372,7 @@ def _result(session: Session, auth: AdminPage, answer: dict[str, Any]) -> TestRe
 
 
 @router.post("/admin/ai/test")
+@waits_on_network  # the workspace's language model may be a remote provider
 def run_test_question(
     request: Request,
     session: DbSession,
