@@ -34,6 +34,8 @@ from tests.fakes import HashingEmbedder
 # The AI pipeline would answer every ticket a test creates; tests that exercise it ask for the
 # `ai_pipeline` fixture.
 os.environ["DESKPILOT_AI_PIPELINE"] = "false"
+# A test process builds many apps; freezing its heap each time would only pin garbage.
+os.environ["DESKPILOT_GC_TUNING"] = "false"
 
 TEST_DATABASE_URL = os.environ.get("DESKPILOT_TEST_DATABASE_URL", "sqlite")
 IS_POSTGRES = TEST_DATABASE_URL.startswith("postgres")

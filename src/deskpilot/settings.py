@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     web_threads: int = Field(default=2, ge=1, le=256)
     """Request handlers running at once per server process (the rest wait in line)."""
+    gc_tuning: bool = True
+    """Server processes freeze their startup heap out of the garbage collector's sight and
+    collect less often (web/server.py)."""
     embedded_worker: bool = True
     embedded_worker_threads: int = 2
     job_max_attempts: int = 8

