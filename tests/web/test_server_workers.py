@@ -88,10 +88,9 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def server(db: Database, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = _free_port()
-    env = {
+def _server_env(db: Database, tmp_path: Path) -> dict[str, str]:
+    """A server process's environment: the test database, its own data directory, no jobs."""
+    return {
         **os.environ,
         "DESKPILOT_ENV": "test",
         "DESKPILOT_DATABASE_URL": db.url,
@@ -100,6 +99,12 @@ def server(db: Database, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[byte
         "DESKPILOT_EMBEDDED_WORKER": "false",
         "DESKPILOT_AI_PIPELINE": "false",
     }
+
+
+@pytest.fixture
+def server(db: Database, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = _free_port()
+    env = _server_env(db, tmp_path)
     proc = subprocess.Popen(
         [*SERVE, "--port", str(port), "--workers", "2"],
         env=env,
@@ -163,14 +168,7 @@ def test_a_server_process_freezes_its_startup_heap_and_collects_less_often(
         "server.app_factory()\n"
         "print(gc.get_freeze_count() > 10_000, gc.get_threshold() == server.GC_THRESHOLDS)\n"
     )
-    env = {
-        **os.environ,
-        "DESKPILOT_ENV": "test",
-        "DESKPILOT_DATABASE_URL": db.url,
-        "DESKPILOT_DATA_DIR": str(tmp_path / "data"),
-        "DESKPILOT_SECRET_KEY": TEST_SECRET,
-        "DESKPILOT_EMBEDDED_WORKER": "false",
-    }
+    env = _server_env(db, tmp_path)
     tuned = subprocess.run(
         [sys.executable, "-c", script],
         env={**env, "DESKPILOT_GC_TUNING": "true"},
